@@ -1,0 +1,61 @@
+"""Bring a database to the newest schema with alembic, safely from several processes at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Any constant shared by every process of this product; "vtbot" + "mig" as a 63-bit number.
+_PG_LOCK_KEY = 0x767462_6F74_6D6967 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def alembic_config() -> Config:
+    """A config built in code, so migrations are found inside an installed package (no ini)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this code."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+        )
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> None:
+    """Migrate to head; a no-op when already there.
+
+    Everything runs in one transaction that first takes a lock, so two processes starting at
+    once take turns and the second finds the schema current: `pg_advisory_xact_lock` on
+    PostgreSQL (released at commit), `BEGIN IMMEDIATE` on SQLite (the database write lock;
+    SQLite DDL is transactional, the driver just never opens the transaction itself).
+    """
+    async with engine.connect() as conn:
+        await conn.run_sync(_upgrade_locked)
+        await conn.commit()
+
+
+def _upgrade_locked(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
