@@ -170,12 +170,16 @@ class ScheduleRow(Base):
     """A digest: a saved query posted to a channel on a cron schedule."""
 
     __tablename__ = "schedules"
-    __table_args__ = (Index("ix_schedules_due", "enabled", "next_run_at"),)
+    __table_args__ = (
+        Index("ix_schedules_due", "enabled", "next_run_at"),
+        Index("ix_schedules_workspace", "workspace"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     cron: Mapped[str] = mapped_column(String(128))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     channel: Mapped[str] = mapped_column(String(255))
+    workspace: Mapped[str | None] = mapped_column(String(128))  # Slack team / Discord guild
     query: Mapped[dict[str, Any]] = mapped_column(JSON)
     description: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str | None] = mapped_column(String(255))
