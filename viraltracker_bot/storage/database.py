@@ -29,7 +29,12 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+            # `?search_path=schema` keeps the bot (or one test) in its own PostgreSQL schema.
+            search_path = parsed.query.get("search_path")
+            if search_path:
+                parsed = parsed.difference_update_query(["search_path"])
+                kwargs["connect_args"] = {"server_settings": {"search_path": str(search_path)}}
+        self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -1,0 +1,40 @@
+"""What differs between SQLite and PostgreSQL: the upsert INSERT construct and time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def upsert_insert(session: AsyncSession, table: Table) -> Any:
+    """An INSERT that supports `.on_conflict_do_update` / `.on_conflict_do_nothing`.
+
+    Both dialects' constructs share that API and the `.excluded` namespace, so repositories
+    write one upsert and pick the construct here.
+    """
+    name = dialect_name(session)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {name}")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Aware UTC: SQLite stores datetimes without their offset, so everything is kept in UTC.
+
+    A naive datetime is taken to be UTC already (that is what SQLite hands back).
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

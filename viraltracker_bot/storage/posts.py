@@ -1,0 +1,259 @@
+"""The post and ad repository: upserts that never duplicate, and loading posts back by id."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from viraltracker_bot.platforms.models import Ad, Platform, Post
+from viraltracker_bot.storage.dialects import as_utc, upsert_insert
+from viraltracker_bot.storage.tables import AdRow, PostRow
+
+# Rows per statement: bounds memory and stays far below SQLite's bound-parameter limit
+# (SQLAlchemy splits each statement further into multi-row VALUES pages).
+CHUNK_ROWS = 5000
+# Ids per `IN (...)` when loading.
+_ID_CHUNK = 10_000
+
+# A later scrape that lacks a value (say, an actor that omits views) must not erase the one
+# we already have; every other column takes the newest value.
+_POST_KEEP_IF_MISSING = (
+    "author",
+    "author_name",
+    "author_followers",
+    "author_verified",
+    "url",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "posted_at",
+    "is_short",
+    "duration_s",
+)
+_POST_ALWAYS = ("text", "hashtags", "raw", "last_seen_at")
+
+_AD_KEEP_IF_MISSING = (
+    "page_id",
+    "page_name",
+    "is_active",
+    "start_date",
+    "end_date",
+    "currency",
+    "spend_lower",
+    "spend_upper",
+    "impressions_lower",
+    "impressions_upper",
+    "title",
+    "cta_text",
+    "link_url",
+    "url",
+    "display_format",
+)
+_AD_ALWAYS = ("publisher_platforms", "creative_text", "raw", "last_seen_at")
+
+
+async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int]:
+    """Insert new posts, refresh known ones; returns row ids in input order.
+
+    A post appearing twice in one batch is written once with its last occurrence (PostgreSQL
+    refuses to update one row twice in a statement) and both positions get the same id.
+    `first_seen_at` is set only when the row is created; `last_seen_at` moves on every sighting.
+    """
+    now = datetime.now(UTC)
+    unique: dict[tuple[str, str], dict[str, Any]] = {}
+    for post in posts:
+        key = (post.platform.value, post.platform_id)
+        unique.pop(key, None)  # last wins, and takes the later position
+        unique[key] = _post_values(post, now)
+    table = PostRow.__table__
+    ids: dict[tuple[str, str], int] = {}
+    rows = list(unique.values())
+    for start in range(0, len(rows), CHUNK_ROWS):
+        ins = upsert_insert(session, table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["platform", "platform_id"],
+            set_=_update_set(ins, table, _POST_KEEP_IF_MISSING, _POST_ALWAYS),
+        ).returning(table.c.id, table.c.platform, table.c.platform_id)
+        result = await session.execute(stmt, rows[start : start + CHUNK_ROWS])
+        for row_id, platform, platform_id in result.all():
+            ids[(platform, platform_id)] = row_id
+    return [ids[(post.platform.value, post.platform_id)] for post in posts]
+
+
+async def upsert_ads(session: AsyncSession, ads: Sequence[Ad]) -> list[int]:
+    """Insert new ads, refresh known ones (by ad_id); returns row ids in input order."""
+    now = datetime.now(UTC)
+    unique: dict[str, dict[str, Any]] = {}
+    for ad in ads:
+        unique.pop(ad.ad_id, None)
+        unique[ad.ad_id] = _ad_values(ad, now)
+    table = AdRow.__table__
+    ids: dict[str, int] = {}
+    rows = list(unique.values())
+    for start in range(0, len(rows), CHUNK_ROWS):
+        ins = upsert_insert(session, table)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["ad_id"],
+            set_=_update_set(ins, table, _AD_KEEP_IF_MISSING, _AD_ALWAYS),
+        ).returning(table.c.id, table.c.ad_id)
+        result = await session.execute(stmt, rows[start : start + CHUNK_ROWS])
+        for row_id, ad_id in result.all():
+            ids[ad_id] = row_id
+    return [ids[ad.ad_id] for ad in ads]
+
+
+async def load_posts(session: AsyncSession, ids: Sequence[int]) -> list[Post]:
+    """Posts by row id, in the order given; ids that no longer exist are left out."""
+    found: dict[int, Post] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids)), _ID_CHUNK):
+        result = await session.execute(select(PostRow).where(PostRow.id.in_(chunk)))
+        for row in result.scalars():
+            found[row.id] = post_from_row(row)
+    return [found[i] for i in ids if i in found]
+
+
+async def load_ads(session: AsyncSession, ids: Sequence[int]) -> list[Ad]:
+    """Ads by row id, in the order given; ids that no longer exist are left out."""
+    found: dict[int, Ad] = {}
+    for chunk in _chunks(list(dict.fromkeys(ids)), _ID_CHUNK):
+        result = await session.execute(select(AdRow).where(AdRow.id.in_(chunk)))
+        for row in result.scalars():
+            found[row.id] = ad_from_row(row)
+    return [found[i] for i in ids if i in found]
+
+
+async def author_median_views(
+    session: AsyncSession, platform: Platform | str, author: str
+) -> float | None:
+    """The median views of every stored post by this author: the baseline for 'outlier for them'.
+
+    Computed in Python because SQLite has no median; one author's posts are few.
+    """
+    result = await session.execute(
+        select(PostRow.views).where(
+            PostRow.platform == str(platform),
+            PostRow.author == author,
+            PostRow.views.is_not(None),
+        )
+    )
+    views = [v for v in result.scalars()]
+    return float(statistics.median(views)) if views else None
+
+
+def post_from_row(row: PostRow) -> Post:
+    return Post(
+        platform=Platform(row.platform),
+        platform_id=row.platform_id,
+        url=row.url,
+        author=row.author,
+        author_name=row.author_name,
+        author_followers=row.author_followers,
+        author_verified=row.author_verified,
+        text=row.text or "",
+        views=row.views,
+        likes=row.likes,
+        comments=row.comments,
+        shares=row.shares,
+        posted_at=as_utc(row.posted_at),
+        is_short=row.is_short,
+        duration_s=row.duration_s,
+        hashtags=list(row.hashtags or []),
+        raw=dict(row.raw or {}),
+    )
+
+
+def ad_from_row(row: AdRow) -> Ad:
+    return Ad(
+        ad_id=row.ad_id,
+        page_id=row.page_id,
+        page_name=row.page_name,
+        is_active=row.is_active,
+        start_date=as_utc(row.start_date),
+        end_date=as_utc(row.end_date),
+        publisher_platforms=list(row.publisher_platforms or []),
+        currency=row.currency,
+        spend_lower=row.spend_lower,
+        spend_upper=row.spend_upper,
+        impressions_lower=row.impressions_lower,
+        impressions_upper=row.impressions_upper,
+        creative_text=row.creative_text or "",
+        title=row.title,
+        cta_text=row.cta_text,
+        link_url=row.link_url,
+        url=row.url,
+        display_format=row.display_format,
+        raw=dict(row.raw or {}),
+    )
+
+
+def _post_values(post: Post, now: datetime) -> dict[str, Any]:
+    """Plain attribute reads (not model_dump): this runs once per row of a 100k-post batch."""
+    return {
+        "platform": post.platform.value,
+        "platform_id": post.platform_id,
+        "author": post.author,
+        "author_name": post.author_name,
+        "author_followers": post.author_followers,
+        "author_verified": post.author_verified,
+        "text": post.text or "",
+        "url": post.url,
+        "views": post.views,
+        "likes": post.likes,
+        "comments": post.comments,
+        "shares": post.shares,
+        "posted_at": as_utc(post.posted_at),
+        "is_short": post.is_short,
+        "duration_s": post.duration_s,
+        "hashtags": post.hashtags,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "raw": post.raw,
+    }
+
+
+def _ad_values(ad: Ad, now: datetime) -> dict[str, Any]:
+    return {
+        "ad_id": ad.ad_id,
+        "page_id": ad.page_id,
+        "page_name": ad.page_name,
+        "is_active": ad.is_active,
+        "start_date": as_utc(ad.start_date),
+        "end_date": as_utc(ad.end_date),
+        "publisher_platforms": ad.publisher_platforms,
+        "currency": ad.currency,
+        "spend_lower": ad.spend_lower,
+        "spend_upper": ad.spend_upper,
+        "impressions_lower": ad.impressions_lower,
+        "impressions_upper": ad.impressions_upper,
+        "creative_text": ad.creative_text or "",
+        "title": ad.title,
+        "cta_text": ad.cta_text,
+        "link_url": ad.link_url,
+        "url": ad.url,
+        "display_format": ad.display_format,
+        "first_seen_at": now,
+        "last_seen_at": now,
+        "raw": ad.raw,
+    }
+
+
+def _update_set(
+    ins: Any, table: Any, keep_if_missing: Iterable[str], always: Iterable[str]
+) -> dict[str, ColumnElement[Any]]:
+    excluded = ins.excluded
+    values: dict[str, ColumnElement[Any]] = {
+        name: func.coalesce(excluded[name], table.c[name]) for name in keep_if_missing
+    }
+    values.update({name: excluded[name] for name in always})
+    return values
+
+
+def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
