@@ -158,6 +158,10 @@ def _platform_rows(comparison: Any) -> list[tuple[Any, Any]]:
     raise TypeError(f"Cannot read per-platform stats from {type(comparison).__name__}")
 
 
+def _number(value: Any, scale: float = 1.0) -> float | None:
+    return None if value is None else float(value) * scale
+
+
 def _draw_comparison(rows: list[tuple[Any, Any]]) -> bytes:
     fig = _new_figure()
     views_ax, rate_ax = fig.subplots(1, 2)
@@ -166,15 +170,16 @@ def _draw_comparison(rows: list[tuple[Any, Any]]) -> bytes:
         for k, s in rows
     ]
     colours = [_colour(k) for k, _ in rows]
-    views = [float(_field(s, "median_views") or 0) for _, s in rows]
-    rates = [float(_field(s, "median_engagement_rate") or 0) * 100 for _, s in rows]
+    views = [_number(_field(s, "median_views")) for _, s in rows]
+    rates = [_number(_field(s, "median_engagement_rate"), scale=100) for _, s in rows]
     panels = (
         (views_ax, views, "Median views", colours, format_number),
         (rate_ax, rates, "Median engagement rate", colours, None),
     )
-    for ax, values, heading, colour, fmt in panels:
+    for ax, measured, heading, colour, fmt in panels:
+        values = [v or 0.0 for v in measured]
         bars = ax.bar(labels, values, color=colour, width=0.6, alpha=1.0 if fmt else 0.7)
-        shown = [fmt(v) if fmt else f"{v:.1f}%" for v in values]
+        shown = ["no data" if v is None else fmt(v) if fmt else f"{v:.1f}%" for v in measured]
         ax.bar_label(bars, shown, padding=3, fontsize=11, fontweight="bold")
         ax.set_ylim(0, (max(values) or 1) * 1.2)
         ax.set_title(heading, fontsize=13, fontweight="bold")
