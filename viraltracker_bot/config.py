@@ -154,6 +154,15 @@ class Settings(BaseSettings):
         default_factory=list,
         validation_alias=_env("VIRALTRACKER_DISCORD_ALLOWED_CHANNELS", "discord_allowed_channels"),
     )
+    # Privileged intent (enable it in the developer portal too): plain follow-ups in the bot's
+    # threads, not only messages that mention it.
+    discord_message_content: bool = Field(
+        False, validation_alias=_env("DISCORD_MESSAGE_CONTENT", "discord_message_content")
+    )
+    # 0: one gateway connection (a plain Client); N: N shards in this process (AutoShardedClient).
+    discord_shard_count: int = Field(
+        0, ge=0, validation_alias=_env("DISCORD_SHARD_COUNT", "discord_shard_count")
+    )
 
     # --- HTTP --------------------------------------------------------------------------------
     port: int = Field(3000, validation_alias=_env("PORT", "port"))
