@@ -69,7 +69,6 @@ class ActorRunner:
             api_url=settings.apify_api_base_url,
             max_retries=max(0, settings.apify_max_retries),
             min_delay_between_retries=timedelta(seconds=settings.apify_retry_base_delay_s),
-            timeout_max=timedelta(seconds=max(5.0, min(settings.apify_run_timeout_s, 360.0))),
         )
         self._http_used = False
 
@@ -82,11 +81,11 @@ class ActorRunner:
         self._http_used = True
         try:
             async with asyncio.timeout(wait_s + 60.0):
-                run_id = await self._start(actor_id, run_input, run_s)
-                status = await self._wait(actor_id, run_id, deadline)
+                ids = await self._start(actor_id, run_input, run_s)
+                status = await self._wait(actor_id, ids, deadline)
                 if status != TERMINAL_OK:
-                    raise ActorRunFailed(actor_id, status, run_id)
-                items, truncated = await self._read_items(run_id.dataset_id)
+                    raise ActorRunFailed(actor_id, status, ids.run_id)
+                items, truncated = await self._read_items(ids.dataset_id)
         except TimeoutError as exc:
             raise ApifyUnavailable("requests to Apify kept hanging") from exc
         except ApifyApiError as exc:
@@ -97,8 +96,8 @@ class ActorRunner:
             raise
         except Exception as exc:  # transport errors surface as the HTTP library's own types
             raise ApifyUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        log.info("actor %s run %s: %d items", actor_id, run_id.run_id, len(items))
-        return ActorOutput(actor=actor_id, run_id=run_id.run_id, items=items, truncated=truncated)
+        log.info("actor %s run %s: %d items", actor_id, ids.run_id, len(items))
+        return ActorOutput(actor=actor_id, run_id=ids.run_id, items=items, truncated=truncated)
 
     async def _start(self, actor_id: str, run_input: dict[str, Any], run_s: float) -> _RunIds:
         run = await self._client.actor(actor_id).start(
