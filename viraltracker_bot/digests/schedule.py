@@ -1,0 +1,220 @@
+"""What a digest is: its saved query, its cron tick in a time zone, and the channel it posts to."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from viraltracker_bot.conversation import ChatPlatform
+from viraltracker_bot.platforms.models import Platform, PlatformQuery
+
+DigestKind = Literal["search", "hashtag", "user"]
+DigestSort = Literal["views", "likes", "engagement", "engagement_rate"]
+CHAT_PLATFORMS: tuple[ChatPlatform, ...] = ("slack", "discord", "console")
+_CRON_ALIASES = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+_PLURAL = {
+    Platform.twitter: "tweets",
+    Platform.tiktok: "TikToks",
+    Platform.youtube: "YouTube videos",
+    Platform.facebook: "Facebook ads",
+}
+
+
+class DigestQuery(BaseModel):
+    """The saved question a digest asks each time: stored as JSON in `schedules.query`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    platforms: list[Platform] = Field(min_length=1)
+    kind: DigestKind = "search"
+    terms: list[str] = Field(min_length=1, description="keywords (OR), hashtags or handles")
+    min_views: int | None = Field(None, ge=0)
+    max_followers: int | None = Field(None, ge=0)
+    limit: int = Field(10, ge=1, le=50, description="how many posts one digest shows")
+    sort: DigestSort = "views"
+    hours_back: int | None = Field(None, ge=1, le=24 * 90)
+
+    @field_validator("terms")
+    @classmethod
+    def _clean_terms(cls, terms: list[str]) -> list[str]:
+        """'#Productivity' and ' productivity ' are the same hashtag to a platform."""
+        cleaned = [t.strip().lstrip("#@").strip() for t in terms]
+        cleaned = list(dict.fromkeys(t for t in cleaned if t))
+        if not cleaned:
+            raise ValueError("a digest needs at least one keyword, hashtag or handle")
+        return cleaned
+
+    @field_validator("platforms")
+    @classmethod
+    def _unique_platforms(cls, platforms: list[Platform]) -> list[Platform]:
+        return list(dict.fromkeys(platforms))
+
+    @property
+    def scrape_limit(self) -> int:
+        """Fetch more than we show: some were in earlier digests, some fail the filters."""
+        return max(30, self.limit * 5)
+
+    def platform_queries(self) -> list[PlatformQuery]:
+        """One platform search per platform; hashtags become plain searches where needed."""
+        return [self._platform_query(p) for p in self.platforms]
+
+    def _platform_query(self, platform: Platform) -> PlatformQuery:
+        """Ask each platform in a way it supports: a hashtag or handle becomes a search if not."""
+        from viraltracker_bot.platforms.catalog import spec_for
+
+        supported = spec_for(platform).kinds
+        kind: str = self.kind
+        terms = list(self.terms)
+        if kind == "user" and "user" not in supported and "page_ads" in supported:
+            kind = "page_ads"
+        elif kind not in supported:
+            prefix = {"hashtag": "#", "user": "@"}.get(kind, "")
+            kind, terms = "search", [prefix + t for t in terms]
+        return PlatformQuery(
+            platform=platform,
+            kind=kind,  # type: ignore[arg-type]
+            terms=terms,
+            limit=self.scrape_limit,
+            hours_back=self.hours_back,
+            min_views=self.min_views,
+            max_followers=self.max_followers,
+        )
+
+    def describe(self) -> str:
+        """'top 10 new TikToks about #productivity (100K+ views)': what the channel will get."""
+        what = and_list([_PLURAL[p] for p in self.platforms])
+        if self.kind == "hashtag":
+            topic = "about " + ", ".join("#" + t for t in self.terms)
+        elif self.kind == "user":
+            topic = "from " + ", ".join("@" + t for t in self.terms)
+        else:
+            topic = "about " + " or ".join(f"'{t}'" for t in self.terms)
+        filters = []
+        if self.min_views:
+            filters.append(f"{self.min_views:,}+ views")
+        if self.max_followers:
+            filters.append(f"authors with at most {self.max_followers:,} followers")
+        if self.sort != "views":
+            filters.append(f"ranked by {self.sort.replace('_', ' ')}")
+        tail = f" ({', '.join(filters)})" if filters else ""
+        return f"top {self.limit} new {what} {topic}{tail}"
+
+
+def and_list(items: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class ChannelRef(BaseModel):
+    """A destination: `slack:C0123` or `discord:123456` as stored in `schedules.channel`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: ChatPlatform
+    channel: str
+
+    def as_string(self) -> str:
+        return f"{self.platform}:{self.channel}"
+
+
+def parse_channel(text: str) -> ChannelRef:
+    """`slack:C0123` -> ChannelRef('slack', 'C0123'); a clear ValueError for anything else."""
+    platform, sep, channel = (text or "").strip().partition(":")
+    platform = platform.lower()
+    if not sep or platform not in CHAT_PLATFORMS or not channel.strip():
+        raise ValueError(
+            f"Unknown channel {text!r}: write it as slack:<channel id> or discord:<channel id>."
+        )
+    channel = channel.strip()
+    if any(c.isspace() for c in channel) or len(channel) > 200:
+        raise ValueError(f"Unknown channel {text!r}: a channel id has no spaces.")
+    if platform == "discord" and not channel.isdigit():
+        raise ValueError(f"Discord channel ids are numbers, not {channel!r}.")
+    return ChannelRef(platform=platform, channel=channel)  # type: ignore[arg-type]
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone, or a ValueError people can act on."""
+    try:
+        return ZoneInfo((name or "").strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"Unknown time zone {name!r}: use an IANA name such as Europe/Berlin or UTC."
+        ) from None
+
+
+def normalise_cron(expr: str) -> str:
+    """Five fields (minute hour day month weekday) or an @alias; anything else is refused."""
+    cleaned = " ".join((expr or "").split())
+    cleaned = _CRON_ALIASES.get(cleaned.lower(), cleaned)
+    if len(cleaned.split()) != 5 or not croniter.is_valid(cleaned):
+        raise ValueError(
+            f"Invalid cron expression {expr!r}: use five fields, e.g. '0 9 * * 1-5' "
+            "(09:00 on weekdays)."
+        )
+    return cleaned
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive value is taken as UTC (SQLite hands timestamps back naive)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def next_run_after(cron: str, timezone: str, after: datetime) -> datetime:
+    """The first tick strictly after `after`, reckoned on the schedule's wall clock, in UTC.
+
+    Cron fields describe local wall-clock times, so croniter walks naive local times and each
+    one is placed in the zone. A time skipped by a spring-forward change (02:30 in Berlin on
+    the last Sunday of March) runs at the same offset as before the change (03:30 local); a
+    time repeated by a fall-back change runs once, at its first occurrence. Candidates that
+    map to an instant not after `after` are skipped, which also absorbs both oddities.
+    """
+    tz = zone(timezone)
+    after_utc = as_utc(after)
+    # Wall time runs back by up to an hour at a change, so start early and, once a candidate
+    # is found, look a little further for an earlier instant behind a later wall time.
+    start = after_utc.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
+    ticks = croniter(normalise_cron(cron), start)
+    best: datetime | None = None
+    horizon: datetime | None = None
+    for _ in range(100_000):
+        local: datetime = ticks.get_next(datetime)
+        if horizon is not None and local > horizon:
+            break
+        instant = local.replace(tzinfo=tz).astimezone(UTC)
+        if instant > after_utc:
+            best = instant if best is None else min(best, instant)
+            horizon = horizon or local + timedelta(hours=2)
+    if best is None:  # pragma: no cover - croniter raises first for impossible dates
+        raise ValueError(f"Cron expression {cron!r} never fires.")
+    return best
+
+
+def upcoming_runs(cron: str, timezone: str, after: datetime, count: int) -> list[datetime]:
+    """The next `count` ticks in UTC (for confirmations and tests)."""
+    runs: list[datetime] = []
+    moment = after
+    for _ in range(count):
+        moment = next_run_after(cron, timezone, moment)
+        runs.append(moment)
+    return runs
+
+
+def local_label(moment: datetime, timezone: str) -> str:
+    """'Mon 30 Mar 09:00 CEST': how a run time is shown to people in the schedule's zone."""
+    local = as_utc(moment).astimezone(zone(timezone))
+    return local.strftime("%a %d %b %Y %H:%M ") + (local.tzname() or timezone)
