@@ -1,0 +1,129 @@
+"""Discord threads as sessions: a thread per question, each turn run through the core there."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from adapters.base import ConversationHandler
+from adapters.discord.render import NO_MENTIONS, error_embed
+from adapters.discord.responders import InteractionResponder, Responder, ThreadResponder
+from viraltracker_bot.conversation import ConversationKey, IncomingMessage, Reply
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME_LIMIT = 100
+THREAD_ARCHIVE_MINUTES = 1440
+HEADER_QUERY_LIMIT = 1500
+CRASH_TEXT = (
+    "Something went wrong on my side while answering. "
+    "Your question is safe in this thread; please ask again in a minute."
+)
+NO_THREAD_TEXT = (
+    "I couldn't start a thread for this question: I need the **Create Public Threads** and "
+    "**Send Messages in Threads** permissions in this channel. A server admin can grant them, "
+    "or you can ask me inside an existing thread."
+)
+
+
+def session_key(guild_id: int, channel: discord.abc.Messageable) -> ConversationKey:
+    """One session per thread; outside a thread, the channel itself is the session."""
+    if isinstance(channel, discord.Thread):
+        return ConversationKey(
+            platform="discord",
+            workspace=str(guild_id),
+            channel=str(channel.parent_id),
+            thread=str(channel.id),
+        )
+    channel_id = getattr(channel, "id", "")
+    return ConversationKey(platform="discord", workspace=str(guild_id), channel=str(channel_id))
+
+
+def thread_name(query: str) -> str:
+    name = " ".join(query.split()) or "viral question"
+    if len(name) > THREAD_NAME_LIMIT:
+        name = name[: THREAD_NAME_LIMIT - 1] + "…"
+    return name
+
+
+def upload_limit_of(channel: discord.abc.Messageable) -> int:
+    guild = getattr(channel, "guild", None)
+    return (
+        guild.filesize_limit if guild is not None else discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+    )
+
+
+class ThreadSessions:
+    """Runs each turn of a thread's conversation through the core and answers in the thread."""
+
+    def __init__(self, conversation: ConversationHandler) -> None:
+        self.conversation = conversation
+
+    async def ask_in_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel, query: str
+    ) -> None:
+        """`/viral ask` in a channel: defer at once, open a thread, answer there."""
+        await interaction.response.defer(thinking=True)
+        try:
+            thread = await channel.create_thread(
+                name=thread_name(query),
+                type=discord.ChannelType.public_thread,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                reason=f"/viral ask by {interaction.user.id}",
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not create a thread in %s: %s", channel.id, exc)
+            await interaction.edit_original_response(embed=error_embed(NO_THREAD_TEXT))
+            return
+        await interaction.edit_original_response(content=f"🧵 Answering in {thread.mention}")
+        user = interaction.user
+        await thread.send(
+            f"{user.mention} asked: {query[:HEADER_QUERY_LIMIT]}",
+            allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
+        )
+        responder = ThreadResponder(thread, upload_limit=upload_limit_of(thread))
+        key = session_key(channel.guild.id, thread)
+        await self.run_turn(key, user, query, f"interaction:{interaction.id}", responder)
+
+    async def ask_in_place(
+        self, interaction: discord.Interaction, channel: discord.abc.Messageable, text: str
+    ) -> None:
+        """A slash command in a thread (or a channel without threads): the place is the session."""
+        await interaction.response.defer(thinking=True)
+        fallback = ThreadResponder(channel, upload_limit=upload_limit_of(channel))
+        responder = InteractionResponder(interaction, fallback=fallback)
+        key = session_key(interaction.guild_id or 0, channel)
+        await self.run_turn(key, interaction.user, text, f"interaction:{interaction.id}", responder)
+
+    async def follow_up(self, message: discord.Message, thread: discord.Thread, text: str) -> None:
+        """A message in one of the bot's threads continues its session."""
+        responder = ThreadResponder(thread, upload_limit=upload_limit_of(thread), reply_to=message)
+        await responder.progress("Working on it…")
+        key = session_key(thread.guild.id, thread)
+        await self.run_turn(key, message.author, text, f"message:{message.id}", responder)
+
+    async def run_turn(
+        self,
+        key: ConversationKey,
+        user: discord.abc.User,
+        text: str,
+        event_id: str,
+        responder: Responder,
+    ) -> None:
+        """One turn: the core answers (it turns its own failures into Replies), we show it."""
+        message = IncomingMessage(key=key, user=str(user.id), text=text, event_id=event_id)
+        try:
+            reply = await self.conversation.handle(message, responder.progress)
+        except Exception:
+            log.exception("the conversation failed on %s", key.as_string())
+            reply = Reply(text=CRASH_TEXT, error=True)
+        try:
+            await responder.answer(reply)
+        except discord.HTTPException:
+            log.exception("could not post the answer in %s", key.as_string())
+
+
+async def refuse_in_place(interaction: discord.Interaction, text: str) -> None:
+    """A short answer only the user sees (for commands used in the wrong place)."""
+    await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
