@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
+
+    from viraltracker_bot.config import Settings
+    from viraltracker_bot.platforms.service import PlatformServices
+    from viraltracker_bot.storage.database import Database
 
 ChatPlatform = Literal["slack", "discord", "console"]
 
@@ -51,5 +60,92 @@ async def no_progress(_status: str) -> None:
     """A Progress that shows nothing (scripts, tests)."""
 
 
-# The Conversation service (load session, run orchestrator, save session) is added below by the
-# agents work: `Conversation(settings, db, ...).handle(message, progress) -> Reply`.
+# --- the Conversation service -----------------------------------------------------------------
+
+
+class Conversation:
+    """Loads a thread's session, runs the orchestrator with fresh dependencies, saves the session.
+
+    Messages of one key are handled one at a time (a lock per key, held by this instance);
+    different keys run in parallel and never share a cache. Every failure becomes a clear
+    `Reply(error=True)` and leaves the stored session as it was.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        services: PlatformServices,
+        *,
+        model: Model | None = None,
+    ) -> None:
+        from viraltracker_bot.agent.models import build_model
+
+        self.settings = settings
+        self.db = db
+        self.services = services
+        self.model = model or build_model(settings)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    @staticmethod
+    def help_text() -> str:
+        """What the bot can do, from the agent catalog."""
+        from viraltracker_bot.agent.registry import capabilities_text
+
+        return capabilities_text()
+
+    async def handle(self, message: IncomingMessage, progress: Progress = no_progress) -> Reply:
+        """Answer one message; the only door into the core."""
+        text = message.text.strip()
+        if not text or text.lower().strip("/!?. ") in {"help", "commands", "usage"}:
+            return Reply(text=self.help_text())
+        if len(text) > self.settings.max_message_chars:
+            return Reply(
+                text=f"That message is {len(text):,} characters long; I read at most "
+                f"{self.settings.max_message_chars:,}. Please shorten it.",
+                error=True,
+            )
+        key = message.key.as_string()
+        lock = self._lock(key)
+        async with lock:
+            return await self._turn(message, text, key, progress)
+
+    async def _turn(
+        self, message: IncomingMessage, text: str, key: str, progress: Progress
+    ) -> Reply:
+        from viraltracker_bot.agent.dependencies import AgentDependencies
+        from viraltracker_bot.agent.orchestrator import answer
+        from viraltracker_bot.agent.session import (
+            failure_reply,
+            load_turn_state,
+            record_runs,
+            save_turn,
+        )
+
+        cache, history = await load_turn_state(self.db, key)
+        deps = AgentDependencies.for_message(
+            self.settings,
+            self.services,
+            self.db,
+            model=self.model,
+            result_cache=cache,
+            progress=progress,
+            conversation_key=key,
+        )
+        try:
+            output = await answer(text, deps, history)
+            await save_turn(
+                self.db, self.settings, message.key, deps.result_cache, history, text, output
+            )
+            reply = Reply(text=output, files=list(deps.files))
+        except Exception as exc:
+            reply = failure_reply(exc, self.settings)
+        await record_runs(self.db, deps.run_log, key, message.key.workspace)
+        return reply

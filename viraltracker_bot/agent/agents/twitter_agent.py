@@ -1,0 +1,151 @@
+"""The Twitter/X specialist: searches tweets, reads timelines and stored tops, explains, exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field
+from pydantic_ai import RunContext
+
+from viraltracker_bot.agent.agents import toolkit
+from viraltracker_bot.agent.dependencies import AgentDependencies
+from viraltracker_bot.agent.models import new_agent
+from viraltracker_bot.platforms import twitter
+from viraltracker_bot.platforms.models import Platform, PlatformQuery
+
+INSTRUCTIONS = """\
+You are the Twitter/X specialist of a viral-content research bot used by content teams.
+Find tweets with your tools, never invent them. Keywords are OR-ed: pass alternatives
+comma-separated.
+Searches cover the last 24 hours unless the user asks otherwise; "this week" is 168 hours.
+Answer in short Markdown: the best tweets with their numbers and links, then one or two lines on
+what stands out. When asked why a tweet worked, call analyze_tweet and explain from its facts:
+hook, format, timing and engagement against the author's usual. Offer an export when useful."""
+
+twitter_agent = new_agent("twitter", INSTRUCTIONS)
+
+Hours = Annotated[int, Field(ge=1, le=24 * 90)]
+Limit = Annotated[int, Field(ge=1, le=5000)]
+
+
+@twitter_agent.tool
+async def search_twitter(
+    ctx: RunContext[AgentDependencies],
+    keywords: str,
+    hours_back: Hours = 24,
+    limit: Limit = 50,
+    min_views: int | None = None,
+    sort: Literal["Top", "Latest"] = "Top",
+) -> str:
+    """Search recent tweets matching ANY of the keywords.
+
+    Args:
+        keywords: comma-separated alternatives, e.g. "bitcoin, btc" (OR logic).
+        hours_back: how far back to look, in hours (24 = the last day).
+        limit: how many tweets to fetch (up to 5000; the scraper wants at least 50).
+        min_views: keep only tweets with at least this many views.
+        sort: "Top" (most engaging) or "Latest".
+    """
+    query = twitter.search_query(
+        keywords, hours_back=hours_back, limit=limit, min_views=min_views, sort=sort
+    )
+    return toolkit.describe_result(await toolkit.fetch(ctx, query), "tweets")
+
+
+@twitter_agent.tool
+async def scrape_twitter_user(
+    ctx: RunContext[AgentDependencies],
+    handle: str,
+    hours_back: Hours = 24 * 7,
+    limit: Limit = 50,
+) -> str:
+    """Fetch one account's recent tweets (its timeline, without retweets).
+
+    Args:
+        handle: the account, with or without "@".
+        hours_back: how far back to look, in hours (168 = a week).
+        limit: how many tweets to fetch.
+    """
+    query = twitter.user_query(handle, hours_back=hours_back, limit=limit)
+    return toolkit.describe_result(await toolkit.fetch(ctx, query), "tweets")
+
+
+@twitter_agent.tool
+async def get_top_tweets(
+    ctx: RunContext[AgentDependencies],
+    hours_back: Hours = 24,
+    sort: Literal["views", "likes", "engagement"] = "views",
+    min_views: int = 0,
+    text_only: bool = False,
+    keyword: str | None = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 10,
+) -> str:
+    """The best tweets already stored by earlier searches (no new scraping).
+
+    Args:
+        hours_back: only tweets posted in the last this many hours.
+        sort: rank by "views", "likes" or "engagement" (likes + 0.8 x retweets + 0.5 x replies).
+        min_views: keep only tweets with at least this many views.
+        text_only: keep only tweets without links or media.
+        keyword: keep only tweets containing this word.
+        limit: how many to list.
+    """
+    from viraltracker_bot.storage.stats import TopPostsFilter, top_posts
+
+    wanted = TopPostsFilter(
+        platform=Platform.twitter,
+        keywords=[keyword] if keyword else [],
+        since=datetime.now(UTC) - timedelta(hours=hours_back),
+        min_views=min_views or None,
+        text_only=text_only,
+        sort=sort,
+        limit=limit,
+    )
+    async with ctx.deps.db.sessions() as session:
+        posts = await top_posts(session, wanted)
+    query = PlatformQuery(
+        platform=Platform.twitter,
+        terms=[keyword] if keyword else [],
+        limit=limit,
+        hours_back=hours_back,
+        min_views=min_views or None,
+        sort=sort,
+        options={"source": "database", "text_only": text_only},
+    )
+    toolkit.remember(ctx, query, posts)
+    title = f"Top stored tweets of the last {hours_back}h by {sort}"
+    return toolkit.describe_posts(title, posts, "tweets")
+
+
+@twitter_agent.tool
+async def analyze_tweet(
+    ctx: RunContext[AgentDependencies], index: int | None = None, url: str | None = None
+) -> str:
+    """Facts on why a tweet from the latest results performed: hook, format, timing, engagement.
+
+    Args:
+        index: the tweet's number in the latest list (1 = the top one).
+        url: or the tweet's link.
+    """
+    cached = toolkit.cached_or_retry(ctx, Platform.twitter)
+    number, post = toolkit.pick_post(cached, index, url)
+    median = await toolkit.author_median_views(ctx, Platform.twitter, post.author)
+    facts = toolkit.post_facts(post, cached.posts, median)
+    header = toolkit.post_line(number, post)
+    return "\n".join([f"Tweet {header}", *(f"- {fact}" for fact in facts)])
+
+
+@twitter_agent.tool
+async def export_tweets(
+    ctx: RunContext[AgentDependencies],
+    format: Literal["csv", "json", "markdown"] = "csv",
+    limit: int | None = None,
+) -> str:
+    """Export the latest tweets (with the query that found them) as a file attached to the reply.
+
+    Args:
+        format: "csv", "json" or "markdown".
+        limit: export only the top this many (default: all).
+    """
+    return await toolkit.export_cached(ctx, Platform.twitter, format, limit)

@@ -1,0 +1,67 @@
+"""The YouTube specialist: Shorts-first keyword searches, and exports of what they found."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+from pydantic_ai import RunContext
+
+from viraltracker_bot.agent.agents import toolkit
+from viraltracker_bot.agent.dependencies import AgentDependencies
+from viraltracker_bot.agent.models import new_agent
+from viraltracker_bot.platforms import youtube
+from viraltracker_bot.platforms.models import Platform
+
+INSTRUCTIONS = """\
+You are the YouTube specialist of a viral-content research bot used by content teams.
+Find videos with your tools, never invent them. Searches return Shorts by default (100 Shorts,
+no long videos) with 100K+ views from channels of at most 50K subscribers: say so when few match,
+and widen (min_views=0, max_subscribers=0) if the user wants more.
+Answer in short Markdown: the best videos with numbers and links, then what stands out."""
+
+youtube_agent = new_agent("youtube", INSTRUCTIONS)
+
+
+@youtube_agent.tool
+async def search_youtube(
+    ctx: RunContext[AgentDependencies],
+    keywords: str,
+    max_shorts: Annotated[int, Field(ge=0, le=1000)] = 100,
+    max_videos: Annotated[int, Field(ge=0, le=1000)] = 0,
+    days_back: Annotated[int, Field(ge=1, le=365)] | None = None,
+    min_views: int | None = None,
+    max_subscribers: int | None = None,
+) -> str:
+    """Search YouTube for ANY of the comma-separated keywords: Shorts by default.
+
+    Args:
+        keywords: comma-separated alternatives, e.g. "sourdough, bread baking".
+        max_shorts: how many Shorts to fetch (default 100).
+        max_videos: how many regular videos to fetch (default 0).
+        days_back: only videos uploaded in the last this many days.
+        min_views: keep videos with at least this many views (default 100K; 0 = no minimum).
+        max_subscribers: keep channels with at most this many subscribers (default 50K; 0 = any).
+    """
+    settings = ctx.deps.settings
+    views = settings.viral_min_views if min_views is None else (min_views or None)
+    subs = settings.micro_max_followers if max_subscribers is None else (max_subscribers or None)
+    if max_shorts + max_videos == 0:
+        max_shorts = 100
+    query = youtube.search_query(keywords, max_shorts, max_videos, days_back, views, subs)
+    return toolkit.describe_result(await toolkit.fetch(ctx, query), "videos")
+
+
+@youtube_agent.tool
+async def export_youtube_videos(
+    ctx: RunContext[AgentDependencies],
+    format: Literal["csv", "json", "markdown"] = "csv",
+    limit: int | None = None,
+) -> str:
+    """Export the latest YouTube videos (with the query that found them) as an attached file.
+
+    Args:
+        format: "csv", "json" or "markdown".
+        limit: export only the top this many (default: all).
+    """
+    return await toolkit.export_cached(ctx, Platform.youtube, format, limit)

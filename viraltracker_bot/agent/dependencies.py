@@ -1,0 +1,166 @@
+"""What every agent run is handed: the conversation's ResultCache and one message's services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+from pydantic_ai.usage import UsageLimits
+
+from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import Progress, no_progress
+from viraltracker_bot.platforms.models import Ad, Platform, PlatformQuery, Post, SearchResult
+
+if TYPE_CHECKING:
+    from pydantic_ai.models import Model
+
+    from viraltracker_bot.platforms.apify import RunBudget
+    from viraltracker_bot.platforms.service import PlatformServices
+    from viraltracker_bot.storage.database import Database
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CachedResult(BaseModel):
+    """One platform's latest results, kept with the query that produced them for follow-ups."""
+
+    query: PlatformQuery
+    posts: list[Post] = Field(default_factory=list)
+    ads: list[Ad] = Field(default_factory=list)
+    fetched_at: datetime = Field(default_factory=_now)
+    source: str = Field("search", description="search (a platform run) or database (stored posts)")
+
+    @classmethod
+    def from_search(cls, result: SearchResult) -> CachedResult:
+        return cls(query=result.query, posts=result.posts, ads=result.ads)
+
+    @property
+    def count(self) -> int:
+        return len(self.posts) or len(self.ads)
+
+    def describe(self) -> str:
+        what = "ads" if self.ads else "posts"
+        return f"{self.count} {what} from {self.query.describe()}"
+
+
+class CachedAnalysis(BaseModel):
+    """The latest analysis (outliers, comparison, insights), so a follow-up can build on it."""
+
+    kind: str
+    summary: str
+    platforms: list[Platform] = Field(default_factory=list)
+    created_at: datetime = Field(default_factory=_now)
+
+
+class ResultCache(BaseModel):
+    """A conversation's memory of results; stored with its session, one per conversation key."""
+
+    last_twitter_query: CachedResult | None = None
+    last_tiktok_query: CachedResult | None = None
+    last_youtube_query: CachedResult | None = None
+    last_facebook_query: CachedResult | None = None
+    last_analysis: CachedAnalysis | None = None
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+    @staticmethod
+    def _field(platform: Platform) -> str:
+        return f"last_{platform.value}_query"
+
+    def get(self, platform: Platform) -> CachedResult | None:
+        """The platform's latest results (a platform without a named field lives in `custom`)."""
+        name = self._field(platform)
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        stored = self.custom.get(name)
+        return CachedResult.model_validate(stored) if stored else None
+
+    def put(self, platform: Platform, result: CachedResult) -> None:
+        name = self._field(platform)
+        if name in type(self).model_fields:
+            setattr(self, name, result)
+        else:
+            self.custom[name] = result.model_dump(mode="json")
+
+    def filled(self) -> dict[Platform, CachedResult]:
+        """Every platform with results, newest first."""
+        found = {p: r for p in Platform if (r := self.get(p)) is not None}
+        return dict(sorted(found.items(), key=lambda item: item[1].fetched_at, reverse=True))
+
+    def summary_lines(self) -> list[str]:
+        """One line per cached result, for the agents' instructions (models read these)."""
+        lines = [
+            f"- cached {p.value}: {r.describe()} [{r.query.kind}: {'; '.join(r.query.terms)}]"
+            for p, r in self.filled().items()
+        ]
+        if self.last_analysis:
+            lines.append(f"- cached analysis: {self.last_analysis.kind}")
+        return lines
+
+
+@dataclass
+class AgentRunRecord:
+    """One agent run as `agent_runs` stores it; collected during a message, written after it."""
+
+    agent: str
+    started_at: datetime
+    duration_ms: float
+    tools: list[str]
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    actor_runs: int
+    outcome: str
+    error: str | None = None
+
+
+@dataclass
+class AgentDependencies:
+    """One message's worth of what the agents may touch; never shared between conversations."""
+
+    settings: Settings
+    services: PlatformServices
+    db: Database
+    model: Model
+    budget: RunBudget
+    result_cache: ResultCache = field(default_factory=ResultCache)
+    files: list[Path] = field(default_factory=list)
+    progress: Progress = no_progress
+    conversation_key: str = "console:local::"
+    usage_limits: UsageLimits | None = None
+    run_log: list[AgentRunRecord] = field(default_factory=list)
+
+    @classmethod
+    def for_message(
+        cls,
+        settings: Settings,
+        services: PlatformServices,
+        db: Database,
+        *,
+        model: Model | None = None,
+        result_cache: ResultCache | None = None,
+        progress: Progress = no_progress,
+        conversation_key: str = "console:local::",
+    ) -> AgentDependencies:
+        """Fresh dependencies with the per-message limits the settings ask for."""
+        from viraltracker_bot.agent.models import build_model
+        from viraltracker_bot.platforms.apify import RunBudget
+
+        return cls(
+            settings=settings,
+            services=services,
+            db=db,
+            model=model or build_model(settings),
+            budget=RunBudget(settings.max_actor_runs_per_message),
+            result_cache=result_cache or ResultCache(),
+            progress=progress,
+            conversation_key=conversation_key,
+            usage_limits=UsageLimits(
+                request_limit=settings.max_model_requests_per_message,
+                total_tokens_limit=settings.max_tokens_per_message,
+            ),
+        )

@@ -1,0 +1,280 @@
+"""The offline router: a pydantic-ai FunctionModel that reads requests by keywords, no LLM needed.
+
+It plays the model for every agent: as the orchestrator it picks specialists from the request's
+platform words; as a specialist it calls its tools in order (fetch, analyse, export), filling
+arguments by parameter name; then it answers with what the tools returned. So the same agents
+and tools run end to end with no API key, and the replies say so.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    RetryPromptPart,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.tools import ToolDefinition
+
+from viraltracker_bot.agent.intent import Intent, parse_intent
+
+OFFLINE_NOTE = (
+    "_Offline router: no ANTHROPIC_API_KEY is set, so I read requests by keywords and answer "
+    "from computed metrics._"
+)
+_CACHED = re.compile(r"^- cached (\w+): .*\[(\w+): ([^\]]*)\]$", re.MULTILINE)
+DEFAULT_PLATFORMS = ("twitter", "tiktok", "youtube")
+"""Searched when a request names a subject but no platform."""
+
+
+def offline_router() -> FunctionModel:
+    """The model used when no Anthropic key is configured."""
+    return FunctionModel(route, model_name="offline-router")
+
+
+def route(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Answer one model request of whichever agent is asking, told apart by the tools it offers."""
+    prompt, results = _this_turn(messages)
+    if any(t.name.startswith("handoff_to_") for t in info.output_tools):
+        return _orchestrate(prompt, results, info)
+    return _specialise(prompt, results, info)
+
+
+def _words() -> dict[str, tuple[str, ...]]:
+    from viraltracker_bot.agent import registry
+
+    return registry.platform_words()
+
+
+def _this_turn(
+    messages: list[ModelMessage],
+) -> tuple[str, list[ToolReturnPart | RetryPromptPart]]:
+    """The latest user prompt and the tool results that came after it."""
+    prompt, results = "", []
+    for message in messages:
+        if not isinstance(message, ModelRequest):
+            continue
+        for part in message.parts:
+            if isinstance(part, UserPromptPart):
+                prompt = part.content if isinstance(part.content, str) else str(part.content)
+                results = []
+            elif isinstance(part, ToolReturnPart | RetryPromptPart):
+                results.append(part)
+    return prompt, results
+
+
+def _say(text: str) -> ModelResponse:
+    return ModelResponse(parts=[TextPart(f"{text.strip()}\n\n{OFFLINE_NOTE}")])
+
+
+def _call(name: str, args: dict[str, Any], step: int) -> ModelResponse:
+    return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=f"offline-{step}")])
+
+
+def _failure(results: list[ToolReturnPart | RetryPromptPart]) -> str | None:
+    retry = next((r for r in results if isinstance(r, RetryPromptPart)), None)
+    if retry is None:
+        return None
+    detail = retry.content if isinstance(retry.content, str) else "the request did not fit the tool"
+    return f"I couldn't do that: {detail}"
+
+
+# --- the orchestrator's turn --------------------------------------------------------------------
+
+
+def _cached(instructions: str | None) -> list[tuple[str, str, list[str]]]:
+    """(platform, query kind, terms) of each cached result, newest first, from the instructions."""
+    found = []
+    for name, kind, terms in _CACHED.findall(instructions or ""):
+        found.append((name, kind, [t.strip() for t in terms.split(";") if t.strip()]))
+    return found
+
+
+def _subject_request(intent: Intent, cached: list[tuple[str, str, list[str]]]) -> str:
+    """A request a specialist can act on; a follow-up borrows the latest search's subject."""
+    if intent.has_subject or not cached:
+        return intent.request_text()
+    _, kind, terms = cached[0]
+    if kind == "hashtag":
+        intent = intent.model_copy(update={"hashtags": terms})
+        return intent.request_text(terms=[])
+    if kind == "user":
+        return intent.model_copy(update={"handles": terms}).request_text(terms=[])
+    return intent.request_text(terms=terms)
+
+
+def _orchestrate(
+    prompt: str, results: list[ToolReturnPart | RetryPromptPart], info: AgentInfo
+) -> ModelResponse:
+    from viraltracker_bot.agent import registry
+
+    if (failure := _failure(results)) is not None:
+        return _say(failure)
+    intent = parse_intent(prompt, _words())
+    cached = _cached(info.instructions)
+    names = list(intent.agents)
+    if intent.all_platforms:
+        names = [e.name for e in registry.platform_entries()]
+    elif not names and intent.has_subject and not (intent.follow_up or intent.wants_export):
+        names = list(DEFAULT_PLATFORMS)
+    analysis = None
+    if intent.insights:
+        analysis = "generate insights and recommendations from these results"
+    elif intent.compare:
+        analysis = "compare the platforms"
+
+    if names and (len(names) > 1 or analysis):
+        request = _subject_request(intent, cached)
+        tasks = [{"agent": name, "request": request} for name in names]
+        return _call("ask_specialists", {"tasks": tasks, "then_analyze": analysis}, 0)
+    if names:
+        return _call(f"handoff_to_{names[0]}", {"request": prompt}, 0)
+    if intent.compare or intent.insights or intent.analyze or intent.chart:
+        return _call("handoff_to_analysis", {"request": prompt}, 0)
+    if cached and (intent.follow_up or intent.wants_export or intent.index):
+        return _call(f"handoff_to_{cached[0][0]}", {"request": prompt}, 0)
+    return _say(registry.capabilities_text())
+
+
+# --- a specialist's turn -----------------------------------------------------------------------
+
+
+def _specialise(
+    prompt: str, results: list[ToolReturnPart | RetryPromptPart], info: AgentInfo
+) -> ModelResponse:
+    if (failure := _failure(results)) is not None:
+        return _say("\n\n".join([*_contents(results), failure]))
+    intent = parse_intent(prompt, _words())
+    tools = {t.name: t for t in info.function_tools}
+    plan = _plan(intent, tools)
+    if len(results) < len(plan):
+        name = plan[len(results)]
+        return _call(name, _arguments(tools[name], intent), len(results))
+    if plan:
+        return _say("\n\n".join(_contents(results)))
+    return _say(
+        "Tell me what to look for: keywords, a #hashtag or an @account "
+        "(or ask to export or analyse the results you already have)."
+    )
+
+
+def _contents(results: list[ToolReturnPart | RetryPromptPart]) -> list[str]:
+    return [r.model_response_str() for r in results if isinstance(r, ToolReturnPart)]
+
+
+def _first(tools: dict[str, ToolDefinition], test: Any) -> str | None:
+    return next((name for name in tools if test(name)), None)
+
+
+def _plan(intent: Intent, tools: dict[str, ToolDefinition]) -> list[str]:
+    """Which tools to call, in order: fetch something, then analyse it, then export it."""
+    if "compare_platforms" in tools:  # the analysis specialist
+        if intent.insights:
+            return ["generate_insights"]
+        return ["compare_platforms"] if intent.compare else ["analyze_viral_content"]
+    plan: list[str] = []
+    fetch = _fetch_tool(intent, tools)
+    if fetch:
+        plan.append(fetch)
+    if intent.analyze:
+        single = _first(tools, lambda n: n.startswith("analyze_") and not n.endswith("_batch"))
+        batch = _first(tools, lambda n: n.startswith("analyze_") and n.endswith("_batch"))
+        pick = single if (intent.index or intent.urls or not batch) else batch
+        if pick:
+            plan.append(pick)
+    if intent.wants_export and (export := _first(tools, lambda n: n.startswith("export_"))):
+        plan.append(export)
+    return plan
+
+
+def _fetch_tool(intent: Intent, tools: dict[str, ToolDefinition]) -> str | None:
+    stored = _first(tools, lambda n: n.startswith("get_top_"))
+    if intent.from_database and stored:
+        return stored
+    if intent.handles:
+        found = _first(tools, lambda n: n.endswith("_user") or n.endswith("_page_ads"))
+        if found:
+            return found
+    if intent.hashtags and (tagged := _first(tools, lambda n: "hashtag" in n)):
+        return tagged
+    searching = intent.terms or intent.hashtags or intent.handles
+    fresh = intent.analyze or intent.wants_export
+    if searching or (intent.urls and not intent.analyze):
+        return _first(tools, lambda n: n.startswith("search_") and "hashtag" not in n)
+    if not fresh and stored:
+        return stored  # "top tweets this week": what is stored already
+    return None
+
+
+def _arguments(tool: ToolDefinition, intent: Intent) -> dict[str, Any]:
+    """Fill a tool's parameters, by name, from what the request said; defaults for the rest."""
+    properties: dict[str, Any] = tool.parameters_json_schema.get("properties", {})
+    days = math.ceil(intent.hours_back / 24) if intent.hours_back else None
+    subject = intent.terms or intent.hashtags or intent.handles or intent.urls
+    values: dict[str, Any] = {
+        "keywords": ", ".join(intent.urls[:1] or subject),
+        "keyword_or_url": (intent.urls or subject or [None])[0],
+        "keyword": (intent.terms or [None])[0],
+        "hashtag": ", ".join(intent.hashtags or intent.terms),
+        "handle": (intent.handles or [None])[0],
+        "username": (intent.handles or [None])[0],
+        "page": (intent.handles or intent.urls or intent.terms or [None])[0],
+        "hours_back": intent.hours_back,
+        "max_days": days,
+        "days_back": days,
+        "limit": intent.limit,
+        "count": intent.limit,
+        "max_shorts": intent.limit,
+        "min_views": intent.min_views,
+        "max_followers": intent.max_followers,
+        "max_subscribers": intent.max_followers,
+        "format": intent.export_format or "csv",
+        "index": intent.index,
+        "url": (intent.urls or [None])[0],
+        "sort": intent.sort,
+        "active_status": "active" if intent.active_only else None,
+        "country": intent.country,
+        "period": f"last{days}d" if days else None,
+    }
+    args = {}
+    for name, schema in properties.items():
+        value = values.get(name)
+        if value in (None, ""):
+            continue
+        if name == "limit" and "maximum" in schema:
+            value = min(value, schema["maximum"])
+        allowed = _enum(schema)
+        if allowed is not None and value not in allowed:
+            value = _nearest_period(value, allowed) if name == "period" else None
+        if value is not None:
+            args[name] = value
+    return args
+
+
+def _enum(schema: dict[str, Any]) -> list[Any] | None:
+    if "enum" in schema:
+        return list(schema["enum"])
+    for option in schema.get("anyOf", []):
+        if "enum" in option:
+            return list(option["enum"])
+    return None
+
+
+def _nearest_period(value: str, allowed: list[Any]) -> str | None:
+    """'last10d' -> the shortest offered period that covers it ('last14d')."""
+    wanted = int(re.sub(r"\D", "", value) or 0)
+    spans = sorted(
+        (int(re.sub(r"\D", "", p)), p)
+        for p in allowed
+        if isinstance(p, str) and p.startswith("last")
+    )
+    return next((p for days, p in spans if days >= wanted), spans[-1][1] if spans else None)

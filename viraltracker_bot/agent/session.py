@@ -1,0 +1,164 @@
+"""A conversation's stored state between messages: load and save it, and word failures for users."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelHTTPError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+)
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelMessagesTypeAdapter,
+    ModelRequest,
+    ModelResponse,
+    TextPart,
+    UserPromptPart,
+)
+
+from viraltracker_bot.agent.dependencies import AgentRunRecord, ResultCache
+from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import ConversationKey, Reply
+from viraltracker_bot.platforms.errors import ActorBudgetExceeded, PlatformError
+from viraltracker_bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+HISTORY_ANSWER_CHARS = 3000
+"""An answer is kept in the history up to this length: enough context, bounded cost."""
+
+
+async def load_turn_state(db: Database, key: str) -> tuple[ResultCache, list[ModelMessage]]:
+    """The session's cache and history; a new or unreadable session starts empty."""
+    from viraltracker_bot.storage.sessions import load_session
+
+    async with db.sessions() as session:
+        row = await load_session(session, key)
+    if row is None:
+        return ResultCache(), []
+    try:
+        cache = ResultCache.model_validate(row.result_cache or {})
+    except ValidationError:
+        log.warning("session %s: unreadable result cache, starting a fresh one", key)
+        cache = ResultCache()
+    try:
+        history = list(ModelMessagesTypeAdapter.validate_python(row.history or []))
+    except ValidationError:
+        log.warning("session %s: unreadable history, starting a fresh one", key)
+        history = []
+    return cache, history
+
+
+def next_history(
+    history: Sequence[ModelMessage], prompt: str, answer: str, limit: int
+) -> list[ModelMessage]:
+    """The history plus this turn as a prompt/answer pair, keeping the newest `limit` messages.
+
+    Only prompts and answers are kept (not tool traffic): the cache carries the data, and a
+    history that always starts with a user prompt is valid for every model.
+    """
+    if len(answer) > HISTORY_ANSWER_CHARS:
+        answer = answer[:HISTORY_ANSWER_CHARS] + "…"
+    turn: list[ModelMessage] = [
+        ModelRequest(parts=[UserPromptPart(prompt)]),
+        ModelResponse(parts=[TextPart(answer)]),
+    ]
+    kept = [*history, *turn]
+    keep = max(2, limit - limit % 2)
+    return kept[-keep:]
+
+
+async def save_turn(
+    db: Database,
+    settings: Settings,
+    key: ConversationKey,
+    cache: ResultCache,
+    history: Sequence[ModelMessage],
+    prompt: str,
+    answer: str,
+) -> None:
+    """Store the cache and the bounded history in one transaction."""
+    from viraltracker_bot.storage.sessions import save_session
+
+    messages = next_history(history, prompt, answer, settings.session_history_messages)
+    async with db.transaction() as session:
+        await save_session(
+            session,
+            key.as_string(),
+            key.platform,
+            cache.model_dump(mode="json"),
+            ModelMessagesTypeAdapter.dump_python(messages, mode="json"),
+        )
+
+
+async def record_runs(
+    db: Database, runs: Sequence[AgentRunRecord], key: str, workspace: str
+) -> None:
+    """Write the message's agent runs to agent_runs; observability never fails a reply."""
+    from viraltracker_bot.storage.agent_runs import record_run
+
+    if not runs:
+        return
+    try:
+        async with db.transaction() as session:
+            for run in runs:
+                await record_run(
+                    session,
+                    agent=run.agent,
+                    conversation_key=key,
+                    workspace=workspace or None,
+                    tools=run.tools,
+                    started_at=run.started_at,
+                    duration_ms=run.duration_ms,
+                    requests=run.requests,
+                    input_tokens=run.input_tokens,
+                    output_tokens=run.output_tokens,
+                    actor_runs=run.actor_runs,
+                    outcome=run.outcome,
+                    error=run.error,
+                )
+    except Exception:
+        log.exception("could not record %d agent runs", len(runs))
+
+
+def failure_reply(exc: Exception, settings: Settings) -> Reply:
+    """Every way a message can fail, in words a chat user can act on."""
+    unchanged = "Nothing in this conversation was changed."
+    if isinstance(exc, ActorBudgetExceeded):
+        text = exc.message
+    elif isinstance(exc, PlatformError):
+        text = f"{exc.message}"
+    elif isinstance(exc, UsageLimitExceeded):
+        text = (
+            "That request needed more work than one message may use "
+            f"(at most {settings.max_model_requests_per_message} model requests and "
+            f"{settings.max_tokens_per_message:,} tokens). Try a narrower question, "
+            "or one platform at a time."
+        )
+    elif isinstance(exc, ModelHTTPError) and exc.status_code == 429:
+        text = (
+            "The AI model is rate-limiting us right now (HTTP 429). Please try again in a minute."
+        )
+    elif isinstance(exc, ModelHTTPError) and exc.status_code in (503, 529):
+        text = (
+            f"The AI model is overloaded right now (HTTP {exc.status_code}). "
+            "Please try again in a minute."
+        )
+    elif isinstance(exc, ModelHTTPError):
+        text = f"The AI model returned an error (HTTP {exc.status_code}). Please try again."
+    elif isinstance(exc, UnexpectedModelBehavior):
+        text = (
+            "The AI model answered in a way I could not use (it kept calling a tool with "
+            "invalid arguments). Please rephrase the request."
+        )
+    elif isinstance(exc, ModelAPIError):
+        text = "I could not reach the AI model. Please try again in a minute."
+    else:
+        log.exception("unexpected failure while answering", exc_info=exc)
+        text = f"Something went wrong on my side ({type(exc).__name__}). Please try again."
+    return Reply(text=f"⚠️ {text} {unchanged}", error=True)
