@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(discord_app, name="discord")
     _register_digests(app)
     # --- terminal chat (agents): chat, ask, stats ------------------------------------------
+    from adapters.console import register_commands
+
+    register_commands(app)
 
 
 def _register_digests(app: typer.Typer) -> None:
