@@ -291,8 +291,9 @@ def normalise_item(item: Any, shape: ItemShape, now: datetime) -> Post | Ad:
         convert = CONVERTERS.get(name)
         values[name] = convert(raw, now) if convert else to_str_or_none(raw)
     if shape.model is Post:
-        tags = first(item, shape.fields.get("hashtags", ()))
-        values["hashtags"] = to_hashtags(tags, values.get("text") or "")
+        # Every text field is scanned: a YouTube title and its description both carry tags.
+        texts = " ".join(to_text(dig(item, path)) for path in shape.fields.get("text", ()))
+        values["hashtags"] = to_hashtags(first(item, shape.fields.get("hashtags", ())), texts)
     if shape.derive is not None:
         shape.derive(dict(item), values, now)
     item_id = values.get(shape.id_field)
