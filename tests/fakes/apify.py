@@ -88,6 +88,8 @@ class ApifyFake:
         self.token = token
         self.latency_s = latency_s
         self.malformed_per_run = 0
+        self.enforce_run_timeouts = True
+        """When False, runs ignore their `timeout` (a stuck actor the client must give up on)."""
         self.runs: dict[str, FakeRun] = {}
         self.runs_started: list[FakeRun] = []
         self.requests: list[RecordedRequest] = []
@@ -225,7 +227,8 @@ class ApifyFake:
         timeout_s = int(params.get("timeout") or 3600)
         final = self._run_endings.pop(0) if self._run_endings else "SUCCEEDED"
         latency = self.latency_s
-        if timeout_s and latency > timeout_s:  # the platform kills runs that exceed their timeout
+        if self.enforce_run_timeouts and timeout_s and latency > timeout_s:
+            # The platform kills a run that exceeds its timeout.
             latency, final = float(timeout_s), "TIMED-OUT"
         run = FakeRun(
             id=self._new_id(),
