@@ -121,16 +121,9 @@ async def _slack_deliverer(settings: Settings, _stack: AsyncExitStack) -> Delive
 
 
 async def _discord_deliverer(settings: Settings, stack: AsyncExitStack) -> Deliverer:
-    from adapters.discord.delivery import DiscordDeliverer
+    from adapters.discord.deliverer import DiscordDeliverer
 
-    deliverer = DiscordDeliverer(settings)
-    start = getattr(deliverer, "start", None)
-    if start is not None:
-        await start()
-    close = getattr(deliverer, "close", None)
-    if close is not None:
-        stack.push_async_callback(close)
-    return deliverer
+    return await stack.enter_async_context(DiscordDeliverer.connect(settings))
 
 
 def parse_now(text: str | None) -> datetime | None:

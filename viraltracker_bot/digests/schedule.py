@@ -178,27 +178,32 @@ def next_run_after(cron: str, timezone: str, after: datetime) -> datetime:
     """The first tick strictly after `after`, reckoned on the schedule's wall clock, in UTC.
 
     Cron fields describe local wall-clock times, so croniter walks naive local times and each
-    one is placed in the zone. A time skipped by a spring-forward change (02:30 in Berlin on
-    the last Sunday of March) runs at the same offset as before the change (03:30 local); a
-    time repeated by a fall-back change runs once, at its first occurrence. Candidates that
-    map to an instant not after `after` are skipped, which also absorbs both oddities.
+    one is placed in the zone, as classic cron does at daylight-saving changes:
+    - a time skipped by spring-forward (02:30 in Berlin on the last Sunday of March) runs at
+      the offset before the change, i.e. at 03:30 local, once;
+    - a time repeated by fall-back runs once (at its first occurrence) when the cron names the
+      hour, and in both passes when the hour is a wildcard ('*/15 * * * *', hourly), so
+      interval schedules keep their rhythm through the repeated hour.
     """
     tz = zone(timezone)
+    cron = normalise_cron(cron)
+    every_hour = "*" in cron.split()[1]
     after_utc = as_utc(after)
     # Wall time runs back by up to an hour at a change, so start early and, once a candidate
     # is found, look a little further for an earlier instant behind a later wall time.
     start = after_utc.astimezone(tz).replace(tzinfo=None) - timedelta(hours=3)
-    ticks = croniter(normalise_cron(cron), start)
+    ticks = croniter(cron, start)
     best: datetime | None = None
     horizon: datetime | None = None
     for _ in range(100_000):
         local: datetime = ticks.get_next(datetime)
         if horizon is not None and local > horizon:
             break
-        instant = local.replace(tzinfo=tz).astimezone(UTC)
-        if instant > after_utc:
-            best = instant if best is None else min(best, instant)
-            horizon = horizon or local + timedelta(hours=2)
+        folds = (0, 1) if every_hour else (0,)
+        for instant in {local.replace(tzinfo=tz, fold=f).astimezone(UTC) for f in folds}:
+            if instant > after_utc:
+                best = instant if best is None else min(best, instant)
+                horizon = horizon or local + timedelta(hours=2)
     if best is None:  # pragma: no cover - croniter raises first for impossible dates
         raise ValueError(f"Cron expression {cron!r} never fires.")
     return best

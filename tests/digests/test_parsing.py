@@ -1,0 +1,100 @@
+"""What people type about digests, turned into cron, time zone and a saved query."""
+
+from __future__ import annotations
+
+import pytest
+
+from viraltracker_bot.digests.parsing import (
+    number,
+    parse_cron_phrase,
+    parse_query,
+    parse_request,
+    parse_timezone,
+)
+from viraltracker_bot.platforms.models import Platform
+
+
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every weekday at 9am", "0 9 * * 1-5"),
+        ("every day at 18:30", "30 18 * * *"),
+        ("every monday at 10", "0 10 * * 1"),
+        ("hourly", "0 * * * *"),
+        ("every hour", "0 * * * *"),
+        ("every 2 hours", "0 */2 * * *"),
+        ("every 30 minutes", "*/30 * * * *"),
+        ("daily at noon", "0 12 * * *"),
+        ("every monday and thursday at 9:15pm", "15 21 * * 1,4"),
+        ("on weekends at 7 am", "0 7 * * 0,6"),
+        ("every morning", "0 9 * * *"),
+        ("every friday", "0 9 * * 5"),
+        ("weekly", "0 9 * * 1"),
+        ("monthly at 8am", "0 8 1 * *"),
+        ("at 12am every day", "0 0 * * *"),
+        ('use cron "15 7 * * 1-5" please', "15 7 * * 1-5"),
+    ],
+)
+def test_schedule_phrases(text: str, cron: str) -> None:
+    phrase = parse_cron_phrase(text)
+    assert phrase is not None and phrase.cron == cron
+
+
+@pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
+def test_no_schedule_named(text: str) -> None:
+    assert parse_cron_phrase(text) is None
+
+
+def test_the_issue_example_in_full() -> None:
+    request = parse_request(
+        "every weekday at 9am post the top new TikToks about #productivity here"
+    )
+    assert request.cron is not None and request.cron.cron == "0 9 * * 1-5"
+    assert request.query is not None
+    assert request.query.platforms == [Platform.tiktok]
+    assert (request.query.kind, request.query.terms) == ("hashtag", ["productivity"])
+    assert request.timezone is None and request.channel is None and request.problem is None
+
+
+def test_keywords_filters_channel_and_zone() -> None:
+    request = parse_request(
+        "at 6pm every day post the top 5 tweets about AI agents, LLMs with 50k+ views "
+        "from authors under 10k followers in <#C0456|general> Europe/Berlin"
+    )
+    query = request.query
+    assert query is not None
+    assert (query.kind, query.terms, query.limit) == ("search", ["AI agents", "LLMs"], 5)
+    assert (query.min_views, query.max_followers) == (50_000, 10_000)
+    assert request.channel == "C0456" and request.timezone == "Europe/Berlin"
+
+
+def test_accounts_viral_micro_creators_and_several_platforms() -> None:
+    query = parse_query("viral TikToks and YouTube shorts from @mrbeast by micro creators")
+    assert query.platforms == [Platform.tiktok, Platform.youtube]
+    assert (query.kind, query.terms) == ("user", ["mrbeast"])
+    assert (query.min_views, query.max_followers) == (100_000, 50_000)
+    assert parse_query("TikTok videos about cooking").platforms == [Platform.tiktok]
+    assert parse_query("videos about cooking").platforms == [Platform.youtube]
+
+
+def test_unclear_requests_say_what_is_missing() -> None:
+    with pytest.raises(ValueError, match="Which platform"):
+        parse_query("the best posts about #productivity")
+    with pytest.raises(ValueError, match="About what"):
+        parse_query("top TikToks")
+    assert parse_request("every day at 9 post the best stuff").problem is not None
+
+
+def test_time_zones_and_numbers() -> None:
+    assert parse_timezone("at 9am Berlin time") == "Europe/Berlin"
+    assert parse_timezone("every day at 9 New York time") == "America/New_York"
+    assert parse_timezone("in america/los_angeles") == "America/Los_Angeles"
+    assert parse_timezone("at 9 UTC") == "UTC"
+    assert parse_timezone("every day at 9") is None
+    assert [number(t) for t in ("50k", "1.5m", "100,000", "2 million", "7")] == [
+        50_000,
+        1_500_000,
+        100_000,
+        2_000_000,
+        7,
+    ]
