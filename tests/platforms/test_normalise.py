@@ -179,3 +179,10 @@ def test_no_result_placeholders_are_not_posts_nor_errors() -> None:
     result = normalise_items(rows, twitter.SHAPE, NOW)
     assert len(result.posts) == 1
     assert result.skipped == 0 and result.placeholders == 2
+
+
+def test_a_post_found_twice_in_one_run_is_kept_once() -> None:
+    rows = [payloads.tweet(), payloads.tweet(likeCount=9), payloads.tweet(id="2")]
+    result = normalise_items(rows, twitter.SHAPE, NOW)
+    assert [p.platform_id for p in result.posts] == ["1728108619189874825", "2"]
+    assert result.duplicates == 1 and result.skipped == 0

@@ -324,11 +324,13 @@ class Normalised:
     ads: list[Ad] = field(default_factory=list)
     skipped: int = 0
     placeholders: int = 0
+    duplicates: int = 0
 
 
 def normalise_items(items: Iterable[Any], shape: ItemShape, now: datetime) -> Normalised:
     """All rows of a run; bad rows are counted and skipped rather than failing the search."""
     result = Normalised()
+    seen: set[str] = set()
     for item in items:
         if is_placeholder(item, shape):
             result.placeholders += 1
@@ -338,6 +340,11 @@ def normalise_items(items: Iterable[Any], shape: ItemShape, now: datetime) -> No
         except MalformedItem:
             result.skipped += 1
             continue
+        key = obj.ad_id if isinstance(obj, Ad) else obj.platform_id
+        if key in seen:  # several search terms can find the same post: keep its first sighting
+            result.duplicates += 1
+            continue
+        seen.add(key)
         if isinstance(obj, Ad):
             result.ads.append(obj)
         else:
