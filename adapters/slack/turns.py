@@ -60,6 +60,8 @@ class SlackTurns:
 
     async def drain(self, within_s: float) -> None:
         """Wait for the turns in flight to finish (a graceful shutdown)."""
+        for _ in range(3):  # a just-acknowledged event's listener task registers on its first step
+            await asyncio.sleep(0)
         pending = [t for t in self.in_flight if t is not asyncio.current_task()]
         if pending:
             await asyncio.wait(pending, timeout=within_s)

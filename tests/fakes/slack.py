@@ -449,8 +449,12 @@ class SlackFake:
         return [m for m in self.messages.get(channel, []) if m.in_thread(thread_ts)]
 
     def bot_replies(self, channel: str, thread_ts: str) -> list[FakeMessage]:
-        """The bot's messages in a thread (text replies and file shares)."""
-        return [m for m in self.thread(channel, thread_ts) if m.from_bot and m.ts != thread_ts]
+        """This bot's messages in a thread (text replies and file shares)."""
+        return [
+            m
+            for m in self.thread(channel, thread_ts)
+            if m.bot_id == self.bot_id and m.ts != thread_ts
+        ]
 
     def calls_to(self, method: str) -> list[RecordedCall]:
         return [call for call in self.calls if call.method == method]
@@ -617,6 +621,11 @@ class SlackFake:
             await self.push_envelope(body)
         elif self._events_url:
             await self.post_event(body)
+
+    async def settle(self) -> None:
+        """Wait until the events the fake sent on its own (echoes) were delivered."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

@@ -23,6 +23,7 @@ from tests.fakes.slack import SlackFake
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
 from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.sessions import save_session
 
 
 @pytest.fixture
@@ -98,6 +99,7 @@ class ScriptedConversation:
     """
 
     export_dir: Path
+    db: Database
     delay_s: float = 0.0
     seen: list[IncomingMessage] = field(default_factory=list)
     results: dict[str, list[str]] = field(default_factory=dict)
@@ -106,6 +108,8 @@ class ScriptedConversation:
     async def handle(self, message: IncomingMessage, progress: Progress) -> Reply:
         self.seen.append(message)
         key = message.key.as_string()
+        async with self.db.transaction() as session:  # the core keeps a session per thread
+            await save_session(session, key, message.key.platform, {}, [])
         await progress("Searching TikTok…")
         if self.release is not None:
             await self.release.wait()
@@ -142,5 +146,5 @@ def _write_csv(path: Path, rows: list[str]) -> None:
 
 
 @pytest.fixture
-def scripted(settings: Settings) -> ScriptedConversation:
-    return ScriptedConversation(export_dir=settings.export_dir)
+def scripted(settings: Settings, db: Database) -> ScriptedConversation:
+    return ScriptedConversation(export_dir=settings.export_dir, db=db)

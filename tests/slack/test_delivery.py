@@ -1,0 +1,121 @@
+"""How answers reach the thread when Slack pushes back: 429s, refusals, long replies, digests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.slack.app import slack_client
+from adapters.slack.replies import MAX_MESSAGES
+from adapters.slack.server import slack_deliverer
+from adapters.slack.turns import CRASH_TEXT
+from tests.fakes.slack import SlackFake
+from tests.slack.conftest import ScriptedConversation, running_bot, slack_settings
+from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import Reply
+from viraltracker_bot.storage.database import Database
+
+
+async def test_rate_limited_replies_arrive_late_not_lost(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    slack.rate_limit("chat.startStream", times=2, retry_after=1)
+    slack.rate_limit("files.completeUploadExternal", times=1, retry_after=1)
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for_reply("C1", message.ts)
+        follow = slack.user_says("C1", "export those as csv", thread_ts=message.ts)
+        await slack.post_event(slack.message_event(follow))
+        await slack.wait_for_reply("C1", message.ts, count=2, files=1)
+    starts = slack.calls_to("chat.startStream")[:3]
+    # Two 429s in a row: more than slack-sdk's default single retry would survive.
+    assert [c.status for c in starts] == [429, 429, 200]
+    assert starts[1].at - starts[0].at >= 1.0  # Retry-After was waited out
+    assert starts[2].at - starts[1].at >= 1.0
+    completes = slack.calls_to("files.completeUploadExternal")
+    assert [c.status for c in completes] == [429, 200]
+
+
+async def test_a_reply_is_posted_when_streaming_is_refused(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    slack.fail("chat.startStream", "not_allowed_token_type")
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        replies = await slack.wait_for_reply("C1", message.ts)
+        second = slack.user_says("C1", "<@U0BOT> find dogs")
+        await slack.post_event(slack.mention(second))
+        await slack.wait_for_reply("C1", second.ts)
+    assert replies[0].blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Top TikTok posts"},
+    }
+    assert "• *cats post 1* <https://example.com/1|link>" in replies[0].visible_text()
+    # The refusal is remembered: the second answer is posted straight away.
+    assert len(slack.calls_to("chat.startStream")) == 1
+    assert len(slack.calls_to("chat.postMessage")) == 2
+
+
+async def test_progress_shows_in_a_message_where_thread_status_is_refused(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    slack.fail("assistant.threads.setStatus", "missing_scope", times=10)
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for(
+            lambda: any(
+                m.edited and "cats post 1" in m.visible_text()
+                for m in slack.bot_replies("C1", message.ts)
+            )
+        )
+    replies = slack.bot_replies("C1", message.ts)
+    assert len(replies) == 1  # the placeholder became the answer
+    posted = slack.calls_to("chat.postMessage")[0].args["text"]
+    assert posted in ("_Thinking…_", "_Searching TikTok…_")
+
+
+async def test_a_crash_in_the_core_is_answered_in_the_thread(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        message = slack.user_says("C1", "<@U0BOT> crash")
+        await slack.post_event(slack.mention(message))
+        replies = await slack.wait_for_reply("C1", message.ts)
+    assert replies[0].visible_text() == f":warning: {CRASH_TEXT}"
+
+
+async def test_a_very_long_answer_fits_slack(
+    settings: Settings, db: Database, slack: SlackFake
+) -> None:
+    long_text = "\n\n".join(f"{i}. " + "a viral post " * 300 for i in range(40))
+
+    class Verbose:
+        async def handle(self, message, progress):  # type: ignore[no-untyped-def]
+            return Reply(text=long_text)
+
+    async with running_bot(slack_settings(settings, slack), Verbose(), db, slack):
+        message = slack.user_says("C1", "<@U0BOT> tell me everything")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for_reply("C1", message.ts, count=MAX_MESSAGES)
+    assert all(c.response["ok"] for c in slack.calls)
+    assert "trimmed" in slack.bot_replies("C1", message.ts)[-1].visible_text()
+
+
+async def test_digests_are_delivered_to_a_channel_with_their_files(
+    settings: Settings, slack: SlackFake, tmp_path: Path
+) -> None:
+    chart = tmp_path / "top-posts.png"
+    chart.write_bytes(b"\x89PNG fake chart")
+    deliverer = slack_deliverer(slack_settings(settings, slack))
+    assert deliverer.platform == "slack"
+    await deliverer.deliver("C7", Reply(text="**Daily digest**: 3 new viral posts", files=[chart]))
+    parent = slack.messages["C7"][0]
+    await deliverer.deliver("C7", Reply(text="and one more"), thread=parent.ts)
+    assert parent.thread_ts is None
+    assert "*Daily digest*" in parent.visible_text()
+    assert [f.filename for f in slack.messages["C7"][1].files] == ["top-posts.png"]
+    assert slack.messages["C7"][1].thread_ts is None
+    assert slack.thread("C7", parent.ts)[-1].text == "and one more"
+    await slack_client(slack_settings(settings, slack)).auth_test()

@@ -1,0 +1,90 @@
+"""Each person's message is answered once: retries, double deliveries, replicas, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.fakes.slack import SlackFake
+from tests.slack.conftest import ScriptedConversation, running_bot, slack_settings
+from viraltracker_bot.config import Settings
+from viraltracker_bot.storage.database import Database
+
+
+def _answers(slack: SlackFake, channel: str, ts: str) -> int:
+    return len([m for m in slack.bot_replies(channel, ts) if m.text and not m.files])
+
+
+async def test_a_retried_event_is_answered_once(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    scripted.release = asyncio.Event()  # the answer is slow, so Slack retries meanwhile
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack) as bot:
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        body = slack.mention(message)
+        assert (await slack.post_event(body))[0] == 200
+        for retry in (1, 2, 3):
+            assert (await slack.post_event(body, retry_num=retry))[0] == 200
+        assert (await slack.post_event(body))[0] == 200  # same envelope again, retry 0
+        scripted.release.set()
+        await slack.wait_for_reply("C1", message.ts)
+        await bot.turns.drain(30)
+    assert len(scripted.seen) == 1
+    assert _answers(slack, "C1", message.ts) == 1
+
+
+async def test_a_mention_delivered_also_as_a_message_is_answered_once(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack) as bot:
+        first = slack.user_says("C1", "<@U0BOT> find cats")
+        await asyncio.gather(
+            slack.post_event(slack.mention(first)), slack.post_event(slack.message_event(first))
+        )
+        await slack.wait_for_reply("C1", first.ts)
+        # In the thread the bot answered, a mention comes as a message first, then app_mention.
+        again = slack.user_says("C1", "<@U0BOT> find dogs", thread_ts=first.ts)
+        await slack.post_event(slack.message_event(again))
+        await slack.post_event(slack.mention(again))
+        await slack.wait_for_reply("C1", first.ts, count=2)
+        await bot.turns.drain(30)
+    assert [m.text for m in scripted.seen] == ["find cats", "find dogs"]
+    assert _answers(slack, "C1", first.ts) == 2
+
+
+async def test_many_copies_at_once_on_two_replicas_are_answered_once(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """Two bot processes behind a load balancer share the database, and nothing else."""
+    s = slack_settings(settings, slack)
+    async with (
+        running_bot(s, scripted, db, slack) as one,
+        running_bot(s, scripted, db, slack) as two,
+    ):
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        body = slack.mention(message)
+        urls = [one.events_url, two.events_url] * 5
+        statuses = await asyncio.gather(*(slack.post_event(body, url=url) for url in urls))
+        assert {status for status, _ in statuses} == {200}
+        await slack.wait_for_reply("C1", message.ts)
+        await one.turns.drain(30)
+        await two.turns.drain(30)
+    assert len(scripted.seen) == 1
+    assert _answers(slack, "C1", message.ts) == 1
+
+
+async def test_an_event_redelivered_after_a_restart_is_not_answered_again(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    s = slack_settings(settings, slack)
+    message = slack.user_says("C1", "<@U0BOT> find cats")
+    async with running_bot(s, scripted, db, slack):
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for_reply("C1", message.ts)
+    async with running_bot(s, scripted, db, slack) as restarted:
+        await slack.post_event(slack.mention(message), retry_num=1, retry_reason="http_error")
+        later = slack.user_says("C1", "<@U0BOT> hello")
+        await slack.post_event(slack.mention(later))
+        await slack.wait_for_reply("C1", later.ts)
+        await restarted.turns.drain(30)
+    assert [m.text for m in scripted.seen] == ["find cats", "hello"]
+    assert _answers(slack, "C1", message.ts) == 1
