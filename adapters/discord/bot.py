@@ -10,7 +10,7 @@ from discord import app_commands
 
 from adapters.base import ConversationHandler
 from adapters.discord.commands import ViralCommands
-from adapters.discord.endpoints import point_discord_at
+from adapters.discord.endpoints import point_discord_at, rest_client
 from adapters.discord.gate import Gate, GuardedCommandTree
 from adapters.discord.messages import ThreadMessages
 from adapters.discord.render import NO_MENTIONS
@@ -134,7 +134,7 @@ async def sync_commands(
     REST only (no gateway): log in, PUT the command list, log out.
     """
     point_discord_at(settings)
-    client = discord.Client(intents=discord.Intents.none())
+    client = rest_client()
     tree = app_commands.CommandTree(client)
     tree.add_command(ViralCommands())
     await client.login(bot_token(settings))

@@ -33,6 +33,8 @@ class ViralCommands(app_commands.Group):
             name="viral",
             description="Find and analyse viral posts on X, TikTok, YouTube and Facebook ads",
             guild_only=True,
+            # Sessions live in server threads: offer /viral in servers only, not DMs.
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
         )
         self.actions = actions
 

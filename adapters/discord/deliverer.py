@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 import discord
 
-from adapters.discord.endpoints import point_discord_at
+from adapters.discord.endpoints import point_discord_at, rest_client
 from adapters.discord.render import DEFAULT_UPLOAD_LIMIT, read_attachments, render_reply
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import ChatPlatform, Reply
@@ -40,7 +40,7 @@ class DiscordDeliverer:
         if settings.discord_token is None:
             raise RuntimeError("DISCORD_TOKEN is not set")
         point_discord_at(settings)
-        client = discord.Client(intents=discord.Intents.none())
+        client = rest_client()
         await client.login(settings.discord_token.get_secret_value())
         try:
             yield cls(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import discord
 import discord.gateway
 import discord.http
 import yarl
@@ -22,3 +23,12 @@ def point_discord_at(settings: Settings) -> None:
     """
     discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def rest_client() -> discord.Client:
+    """A client for REST-only work (command sync, digest delivery): it never opens the gateway.
+
+    The guilds intent changes nothing over REST; it only spares the log discord.py's warning
+    that state tracking is off.
+    """
+    return discord.Client(intents=discord.Intents(guilds=True))

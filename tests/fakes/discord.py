@@ -712,7 +712,11 @@ class DiscordFake:
         reference = body.get("message_reference")
         message = self._store_message(int(channel["id"]), self.bot_user, **fields)
         if reference:
-            message["message_reference"] = reference
+            # Discord stores (and echoes) snowflakes as strings, whatever the client sent.
+            ids = ("message_id", "channel_id", "guild_id")
+            message["message_reference"] = {
+                k: str(v) if k in ids and v is not None else v for k, v in reference.items()
+            }
         await self._dispatch_message(message)
         return self._json(message)
 
@@ -842,8 +846,9 @@ class DiscordFake:
             check_embeds(body["embeds"] or [])
             message["embeds"] = body["embeds"] or []
         if "attachments" in body:
-            kept_ids = {str(a["id"]) for a in body["attachments"] if "filename" not in a}
-            kept = [a for a in message["attachments"] if a["id"] in kept_ids]
+            # Existing attachments listed by id stay; new ones reference `files[n]` by index.
+            listed = {str(a["id"]) for a in body["attachments"]}
+            kept = [a for a in message["attachments"] if a["id"] in listed]
             message["attachments"] = kept + [self._attachment(u) for u in uploads]
         message["flags"] = message.get("flags", 0) & ~FLAG_LOADING
         message["edited_timestamp"] = iso(datetime.now(UTC))
