@@ -92,7 +92,16 @@ _FORMATS: dict[str, ExportFormat] = {
 _COUNTRY_CODES = {"USA": "US", "UK": "GB"}
 
 _WORDS = {
-    "compare": {"compare", "comparison", "versus", "vs", "against", "side-by-side"},
+    "compare": {
+        "compare",
+        "compared",
+        "comparing",
+        "comparison",
+        "versus",
+        "vs",
+        "against",
+        "side-by-side",
+    },
     "analyze": {
         "analyze",
         "analyse",
@@ -141,7 +150,8 @@ STOPWORDS = frozenset(
     pull recent right see should show some something such than that the their them then there
     these they this those to today top trending up us videos video viral want was we week went
     were what whats what's when where which who why will with would you your content stuff find
-    search searching fetch grab scrape scraping tell compare comparison versus vs analyze analyse
+    search searching fetch grab scrape scraping tell compare compared comparing comparison
+    versus vs analyze analyse
     analysis explain breakdown export download save csv json markdown md file spreadsheet excel
     chart graph plot insights insight recommend recommendations ideas results result items
     performing perform performed doing hook hooks pattern patterns outliers outlier views likes

@@ -34,7 +34,7 @@ def _model_of_this_message(ctx: ModelSelectionContext[AgentDependencies]) -> Mod
     return ctx.deps.model
 
 
-def _cache_summary(ctx: RunContext[AgentDependencies]) -> str:
+async def _cache_summary(ctx: RunContext[AgentDependencies]) -> str:
     lines = ctx.deps.result_cache.summary_lines()
     if not lines:
         return "Results in this conversation: none yet."

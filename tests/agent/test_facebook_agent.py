@@ -1,0 +1,58 @@
+"""The Facebook Ad Library specialist: keyword and page searches, judged by days running."""
+
+from __future__ import annotations
+
+import csv
+
+from tests.agent.support import Script, call, echo
+from tests.fakes.apify import ApifyFake
+from viraltracker_bot.agent.agents.facebook_agent import facebook_agent
+
+
+async def test_search_ads_reports_days_running_and_status(make_deps, apify: ApifyFake) -> None:
+    script = Script(
+        {
+            "facebook": [
+                call(
+                    "search_facebook_ads",
+                    {"keyword_or_url": "meal kit", "active_status": "active", "country": "us"},
+                ),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await facebook_agent.run('active "meal kit" ads in the US', deps=deps)
+
+    [run] = apify.runs_started
+    assert run.actor_id == "curious_coder/facebook-ads-library-scraper"
+    url = run.run_input["urls"][0]["url"]
+    assert "meal" in url and "country=US" in url
+    cached = deps.result_cache.last_facebook_query
+    assert cached is not None and cached.ads and not cached.posts
+    days = [a.days_running or 0 for a in cached.ads]
+    assert days == sorted(days, reverse=True)  # long-running ads first: the winners
+    assert "days" in result.output and "active" in result.output
+    assert "longest-running first" in result.output
+
+
+async def test_page_ads_then_export_csv(make_deps, apify: ApifyFake) -> None:
+    script = Script(
+        {
+            "facebook": [
+                call("scrape_facebook_page_ads", {"page": "HelloFresh"}),
+                call("export_facebook_ads", {"format": "csv"}),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    await facebook_agent.run("HelloFresh's ads as csv", deps=deps)
+
+    assert deps.result_cache.last_facebook_query.query.kind == "page_ads"
+    [path] = deps.files
+    assert path.suffix == ".csv"
+    rows = list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
+    assert len(rows) == len(deps.result_cache.last_facebook_query.ads) + 1

@@ -1,0 +1,126 @@
+"""The offline router: no API key, the same agents and tools end to end, and it says so."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from tests.agent.support import message
+from tests.fakes.apify import ApifyFake
+from viraltracker_bot.agent import registry
+from viraltracker_bot.agent.intent import parse_intent
+from viraltracker_bot.agent.models import build_model
+from viraltracker_bot.agent.offline import OFFLINE_NOTE
+from viraltracker_bot.config import Settings
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("find viral bitcoin tweets", {"agents": ["twitter"], "terms": ["bitcoin"]}),
+        (
+            "compare bitcoin on twitter and tiktok",
+            {"agents": ["twitter", "tiktok"], "terms": ["bitcoin"], "compare": True},
+        ),
+        ("export those as csv", {"export_format": "csv", "wants_export": True, "terms": []}),
+        (
+            "top 10 AI productivity tiktoks this week with over 100k views",
+            {"limit": 10, "hours_back": 168, "min_views": 100_000, "terms": ["AI productivity"]},
+        ),
+        (
+            "btc, bitcoin or crypto on youtube shorts in the last 48 hours",
+            {"agents": ["youtube"], "terms": ["btc", "bitcoin", "crypto"], "hours_back": 48},
+        ),
+        ("scrape @elonmusk tweets", {"handles": ["elonmusk"], "terms": []}),
+        (
+            "#productivity tiktok under 50k followers",
+            {"hashtags": ["productivity"], "max_followers": 50_000},
+        ),
+        ('facebook ads for "meal kit" active in the US', {"terms": ["meal kit"], "country": "US"}),
+        ("why did #2 go viral", {"analyze": True, "index": 2, "hashtags": []}),
+        ("help", {"help": True, "terms": []}),
+    ],
+)
+def test_requests_are_read_into_intents(request_text: str, expected: dict) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+    for field, value in expected.items():
+        assert getattr(intent, field) == value, field
+
+
+def test_no_key_means_the_offline_router(settings: Settings) -> None:
+    assert build_model(settings).model_name == "offline-router"
+
+
+@pytest.fixture
+def offline(make_conversation):
+    return make_conversation(None)  # the model the settings choose: the offline router
+
+
+async def test_find_viral_bitcoin_tweets(offline, apify: ApifyFake) -> None:
+    reply = await offline.handle(message("find viral bitcoin tweets"))
+
+    assert not reply.error
+    assert reply.text.startswith("Twitter/X search 'bitcoin'")
+    assert "https://x.com/" in reply.text
+    assert OFFLINE_NOTE in reply.text
+    assert "bitcoin" in apify.runs_started[0].run_input["searchTerms"][0]
+
+
+async def test_compare_bitcoin_on_twitter_and_tiktok(offline, apify: ApifyFake) -> None:
+    reply = await offline.handle(message("compare bitcoin on twitter and tiktok"))
+
+    assert not reply.error
+    assert {r.actor_id for r in apify.runs_started} == {
+        "apidojo/tweet-scraper",
+        "clockworks/tiktok-scraper",
+    }
+    assert "*Twitter/X*" in reply.text and "*TikTok*" in reply.text
+    assert "*Analysis*" in reply.text and "Comparison of" in reply.text
+    assert reply.text.count(OFFLINE_NOTE) == 1
+    assert [f.suffix for f in reply.files] == [".png"]
+
+
+async def test_export_those_as_csv_uses_the_previous_results(offline) -> None:
+    first = await offline.handle(message("find viral bitcoin tweets"))
+    reply = await offline.handle(message("export those as csv"))
+
+    assert not first.error and not reply.error
+    [path] = reply.files
+    assert path.suffix == ".csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig", newline="")))
+    assert rows and all("bitcoin" in (r.get("text") or "").lower() for r in rows)
+    assert "Exported" in reply.text and OFFLINE_NOTE in reply.text
+
+
+async def test_follow_up_compare_with_another_platform_reuses_the_subject(
+    offline, apify: ApifyFake
+) -> None:
+    await offline.handle(message("find viral bitcoin tweets"))
+    reply = await offline.handle(message("now compare with tiktok"))
+
+    assert not reply.error
+    tiktok_run = apify.runs_started[-1]
+    assert tiktok_run.actor_id == "clockworks/tiktok-scraper"
+    assert tiktok_run.run_input["searchQueries"] == ["bitcoin"]
+    assert "- Twitter/X:" in reply.text and "- TikTok:" in reply.text
+
+
+async def test_analysis_follow_up_and_help(offline) -> None:
+    await offline.handle(message("find viral bitcoin tweets"))
+    analysis = await offline.handle(message("what patterns do the outliers share?"))
+    helped = await offline.handle(message("hi"))
+
+    assert "Outliers by views" in analysis.text
+    assert [f.suffix for f in analysis.files] == [".png"]
+    assert "Ask me things like" in helped.text and OFFLINE_NOTE in helped.text
+
+
+async def test_one_platform_request_with_analysis_and_export(offline) -> None:
+    reply = await offline.handle(
+        message("find #productivity tiktoks, analyze them and export as markdown")
+    )
+
+    assert not reply.error
+    assert "Patterns in" in reply.text
+    assert [f.suffix for f in reply.files] == [".md"]

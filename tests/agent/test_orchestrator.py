@@ -1,0 +1,176 @@
+"""The orchestrator routes from the catalog: handoffs, concurrent fan-out, pre-routing, limits."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.usage import UsageLimits
+
+from tests.agent.support import Script, call, echo, text
+from tests.fakes.apify import ApifyFake
+from viraltracker_bot.agent import registry
+from viraltracker_bot.agent.orchestrator import answer, pre_route
+from viraltracker_bot.platforms.models import Platform
+
+SEARCHES = {
+    "twitter": ("search_twitter", {"keywords": "bitcoin"}),
+    "tiktok": ("search_tiktok", {"keywords": "bitcoin", "min_views": 0, "max_followers": 0}),
+    "youtube": ("search_youtube", {"keywords": "bitcoin", "min_views": 0, "max_subscribers": 0}),
+    "facebook": ("search_facebook_ads", {"keyword_or_url": "bitcoin"}),
+}
+
+
+def specialist_script(name: str) -> list:
+    tool, args = SEARCHES[name]
+    return [call(tool, args), echo(f"[{name}] ")]
+
+
+async def test_routing_tools_come_from_the_catalog(make_deps) -> None:
+    offered: set[str] = set()
+
+    def look(messages, info):
+        offered.update(t.name for t in info.output_tools)
+        return text("hello")
+
+    script = Script({"orchestrator": [look]})
+    reply = await answer("hello there", make_deps(script.model))
+
+    assert reply == "hello"
+    assert {f"handoff_to_{e.name}" for e in registry.CATALOG} | {"ask_specialists"} == offered
+
+
+async def test_single_platform_answer_needs_one_orchestrator_request(make_deps) -> None:
+    script = Script(
+        {
+            "orchestrator": [call("handoff_to_tiktok", {"request": "viral bitcoin videos"})],
+            "tiktok": specialist_script("tiktok"),
+        }
+    )
+    deps = make_deps(script.model)
+
+    reply = await answer("what's viral about bitcoin right now? videos please", deps)
+
+    assert reply.startswith("[tiktok] TikTok search 'bitcoin'")
+    assert script.count("orchestrator") == 1  # the specialist's answer went straight to the user
+    assert script.count("tiktok") == 2
+    assert deps.result_cache.last_tiktok_query is not None
+    assert deps.result_cache.last_tiktok_query.query.terms == ["bitcoin"]
+
+
+async def test_an_explicit_platform_skips_the_orchestrator_model(make_deps) -> None:
+    script = Script({"twitter": specialist_script("twitter")})  # no orchestrator script
+    deps = make_deps(script.model)
+
+    reply = await answer("top tweets about bitcoin", deps)
+
+    assert "[twitter]" in reply
+    assert script.count("orchestrator") == 0
+    assert [r.agent for r in deps.run_log] == ["twitter"]
+    assert script.prompts[0] == ("twitter", "top tweets about bitcoin")
+
+
+def test_pre_route_only_takes_plain_single_platform_requests() -> None:
+    assert pre_route("find viral bitcoin tweets").name == "twitter"
+    assert pre_route("#productivity tiktoks this week").name == "tiktok"
+    assert pre_route("compare bitcoin on twitter and tiktok") is None
+    assert pre_route("bitcoin on youtube, compared with last week") is None
+    assert pre_route("what is going viral about bitcoin") is None
+    assert pre_route("give me insights on those tweets") is None
+
+
+async def test_four_platform_fan_out_runs_concurrently(make_deps, apify: ApifyFake) -> None:
+    apify.latency_s = 1.0
+    tasks = [{"agent": name, "request": f"bitcoin on {name}"} for name in SEARCHES]
+    script = Script(
+        {
+            "orchestrator": [call("ask_specialists", {"tasks": tasks})],
+            **{name: specialist_script(name) for name in SEARCHES},
+        }
+    )
+    deps = make_deps(script.model)
+
+    started = time.perf_counter()
+    reply = await answer("bitcoin everywhere", deps)
+    elapsed = time.perf_counter() - started
+
+    assert apify.run_count == 4
+    assert elapsed < 2.5, f"4 actors of 1 s each took {elapsed:.2f} s: not concurrent"
+    for platform in Platform:
+        assert f"*{platform.label}*" in reply
+        assert deps.result_cache.get(platform) is not None
+    assert script.count("orchestrator") == 1
+
+
+async def test_fan_out_then_analysis_compares_what_the_specialists_cached(make_deps) -> None:
+    tasks = [{"agent": "twitter", "request": "bitcoin"}, {"agent": "tiktok", "request": "bitcoin"}]
+    script = Script(
+        {
+            "orchestrator": [
+                call("ask_specialists", {"tasks": tasks, "then_analyze": "compare them"})
+            ],
+            "twitter": specialist_script("twitter"),
+            "tiktok": specialist_script("tiktok"),
+            "analysis": [call("compare_platforms", {"chart": True}), echo("[analysis] ")],
+        }
+    )
+    deps = make_deps(script.model)
+
+    reply = await answer("compare bitcoin on twitter and tiktok", deps)
+
+    assert "*Analysis*" in reply
+    assert "Twitter/X:" in reply and "TikTok:" in reply and "median" in reply
+    assert [p.suffix for p in deps.files] == [".png"]
+    assert deps.result_cache.last_analysis is not None
+    assert deps.result_cache.last_analysis.kind == "comparison"
+
+
+async def test_one_failed_platform_does_not_sink_the_others(make_deps, apify: ApifyFake) -> None:
+    apify.end_runs_with("FAILED")
+    tasks = [{"agent": "twitter", "request": "bitcoin"}, {"agent": "youtube", "request": "bitcoin"}]
+    script = Script(
+        {
+            "orchestrator": [call("ask_specialists", {"tasks": tasks})],
+            "twitter": specialist_script("twitter"),
+            "youtube": specialist_script("youtube"),
+        }
+    )
+    deps = make_deps(script.model)
+
+    reply = await answer("bitcoin on twitter and youtube", deps)
+
+    assert "Could not get results" in reply
+    assert "failed" in reply
+    assert "[twitter]" in reply or "[youtube]" in reply
+
+
+async def test_the_seed_import_path_still_runs_the_orchestrator(make_deps) -> None:
+    from viraltracker_bot.agent.agent import agent
+
+    script = Script(
+        {
+            "orchestrator": [call("handoff_to_youtube", {"request": "sourdough shorts"})],
+            "youtube": specialist_script("youtube"),
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await agent.run("sourdough", deps=deps)
+
+    assert result.output.startswith("[youtube] YouTube search")
+
+
+async def test_delegation_counts_usage_against_the_message_limit(make_deps) -> None:
+    script = Script(
+        {
+            "orchestrator": [call("handoff_to_twitter", {"request": "bitcoin"})],
+            "twitter": specialist_script("twitter"),
+        }
+    )
+    deps = make_deps(script.model)
+    deps.usage_limits = UsageLimits(request_limit=2)
+
+    with pytest.raises(UsageLimitExceeded):
+        await answer("what is viral about bitcoin", deps)
+    assert script.count("twitter") == 1  # the third request (twitter's answer) was refused

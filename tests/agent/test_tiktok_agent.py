@@ -1,0 +1,83 @@
+"""The TikTok specialist: keyword, hashtag and creator searches; video and batch analysis."""
+
+from __future__ import annotations
+
+from tests.agent.support import Script, call, echo
+from tests.fakes.apify import ApifyFake
+from viraltracker_bot.agent.agents.tiktok_agent import tiktok_agent
+
+
+async def test_hashtag_search_uses_the_viral_defaults(make_deps, apify: ApifyFake) -> None:
+    script = Script(
+        {"tiktok": [call("search_tiktok_hashtag", {"hashtag": "#productivity"}), echo()]}
+    )
+    deps = make_deps(script.model)
+
+    result = await tiktok_agent.run("#productivity", deps=deps)
+
+    [run] = apify.runs_started
+    assert run.actor_id == "clockworks/tiktok-scraper"
+    assert run.run_input["hashtags"] == ["productivity"]
+    query = deps.result_cache.last_tiktok_query.query
+    assert (query.kind, query.min_views, query.max_followers) == ("hashtag", 100_000, 50_000)
+    assert query.hours_back == 10 * 24
+    for post in deps.result_cache.last_tiktok_query.posts:
+        assert post.views >= 100_000 and post.author_followers <= 50_000
+    assert "TikTok hashtag '#productivity'" in result.output
+
+
+async def test_zero_lifts_the_viral_filters(make_deps) -> None:
+    script = Script(
+        {
+            "tiktok": [
+                call(
+                    "search_tiktok", {"keywords": "sourdough", "min_views": 0, "max_followers": 0}
+                ),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    await tiktok_agent.run("all sourdough videos", deps=deps)
+
+    query = deps.result_cache.last_tiktok_query.query
+    assert query.min_views is None and query.max_followers is None
+
+
+async def test_scrape_user_then_analyse_one_video_and_the_batch(make_deps, apify) -> None:
+    script = Script(
+        {
+            "tiktok": [
+                call("scrape_tiktok_user", {"username": "@chef"}),
+                call("analyze_tiktok_video", {"index": 1}),
+                call("analyze_tiktok_batch"),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await tiktok_agent.run("what works for @chef", deps=deps)
+
+    assert apify.runs_started[0].run_input["profiles"][0].endswith("@chef")
+    assert "Video 1." in result.output and "Hook:" in result.output
+    assert "Patterns in" in result.output and "standout posts" in result.output
+
+
+async def test_export_tiktok_videos_as_json(make_deps) -> None:
+    script = Script(
+        {
+            "tiktok": [
+                call("search_tiktok", {"keywords": "ai tools", "min_views": 0}),
+                call("export_tiktok_videos", {"format": "json"}),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    await tiktok_agent.run("ai tools videos as json", deps=deps)
+
+    [path] = deps.files
+    assert path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{")

@@ -1,0 +1,121 @@
+"""The Twitter/X specialist: its tools through the Apify fake, the cache, analysis and exports."""
+
+from __future__ import annotations
+
+import csv
+
+from tests.agent.support import Script, call, echo
+from tests.fakes.apify import ApifyFake
+from viraltracker_bot.agent.agents.twitter_agent import twitter_agent
+
+
+async def test_search_twitter_runs_the_actor_and_caches_with_the_query(
+    make_deps, apify: ApifyFake
+) -> None:
+    script = Script(
+        {
+            "twitter": [
+                call("search_twitter", {"keywords": "bitcoin, btc", "hours_back": 48}),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await twitter_agent.run("viral bitcoin tweets, last 2 days", deps=deps)
+
+    [run] = apify.runs_started
+    assert run.actor_id == "apidojo/tweet-scraper"
+    assert "bitcoin OR btc" in run.run_input["searchTerms"][0]
+    cached = deps.result_cache.last_twitter_query
+    assert cached is not None and cached.posts
+    assert cached.query.terms == ["bitcoin", "btc"] and cached.query.hours_back == 48
+    views = [p.views or 0 for p in cached.posts]
+    assert views == sorted(views, reverse=True)  # cached in the order the tool listed them
+    assert "Twitter/X search 'bitcoin, btc'" in result.output
+    assert cached.posts[0].url in result.output
+
+
+async def test_scrape_twitter_user_asks_for_that_timeline(make_deps, apify: ApifyFake) -> None:
+    script = Script({"twitter": [call("scrape_twitter_user", {"handle": "@saylor"}), echo()]})
+    deps = make_deps(script.model)
+
+    await twitter_agent.run("what has @saylor tweeted", deps=deps)
+
+    [run] = apify.runs_started
+    assert "from:saylor" in run.run_input["searchTerms"][0]
+    assert deps.result_cache.last_twitter_query.query.kind == "user"
+
+
+async def test_get_top_tweets_reads_what_earlier_searches_stored(
+    make_deps, apify: ApifyFake
+) -> None:
+    first = Script({"twitter": [call("search_twitter", {"keywords": "bitcoin"}), echo()]})
+    await twitter_agent.run("bitcoin", deps=make_deps(first.model))
+    searched = apify.run_count
+
+    script = Script({"twitter": [call("get_top_tweets", {"sort": "likes", "limit": 3}), echo()]})
+    deps = make_deps(script.model)
+    result = await twitter_agent.run("top 3 stored tweets by likes", deps=deps)
+
+    assert apify.run_count == searched  # no new scraping
+    cached = deps.result_cache.last_twitter_query
+    assert cached is not None and cached.source == "database"
+    assert len(cached.posts) == 3
+    likes = [p.likes or 0 for p in cached.posts]
+    assert likes == sorted(likes, reverse=True)
+    assert "by likes" in result.output
+
+
+async def test_analyze_tweet_explains_from_hook_format_timing_and_engagement(make_deps) -> None:
+    script = Script(
+        {
+            "twitter": [
+                call("search_twitter", {"keywords": "bitcoin"}),
+                call("analyze_tweet", {"index": 2}),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await twitter_agent.run("why did the second tweet do well", deps=deps)
+
+    second = deps.result_cache.last_twitter_query.posts[1]
+    for fact in ("Hook:", "Format:", "Timing:", "Engagement:", "engagement rate"):
+        assert fact in result.output
+    assert f"Tweet 2. @{second.author}" in result.output
+
+
+async def test_analyze_tweet_without_results_asks_the_model_to_search_first(make_deps) -> None:
+    script = Script({"twitter": [call("analyze_tweet", {"index": 1}), echo()]})
+    deps = make_deps(script.model)
+
+    await twitter_agent.run("analyze tweet 1", deps=deps)
+
+    retry = script.requests[-1]
+    assert retry == ("twitter", 1)
+    assert deps.files == []
+
+
+async def test_export_tweets_writes_a_csv_with_the_cached_posts(make_deps) -> None:
+    script = Script(
+        {
+            "twitter": [
+                call("search_twitter", {"keywords": "bitcoin"}),
+                call("export_tweets", {"format": "csv", "limit": 5}),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await twitter_agent.run("bitcoin tweets as csv", deps=deps)
+
+    [path] = deps.files
+    assert path.suffix == ".csv" and path.parent == deps.settings.export_dir.resolve()
+    rows = list(csv.reader(path.open(encoding="utf-8")))
+    urls = {cell for row in rows for cell in row}
+    top5 = deps.result_cache.last_twitter_query.posts[:5]
+    assert all(p.url in urls for p in top5)
+    assert "(attached)" in result.output

@@ -1,0 +1,64 @@
+"""The terminal adapter and Runtime: `ask` with a named session keeps follow-ups together."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from adapters.console import ask_once, console_key, render_stats
+from viraltracker_bot.config import Settings
+from viraltracker_bot.runtime import Runtime
+
+
+async def test_runtime_starts_migrated_and_closes(settings: Settings) -> None:
+    async with await Runtime.start(settings) as runtime:
+        assert runtime.conversation.settings is settings
+        assert runtime.conversation.services is runtime.services
+        assert runtime.db.url == settings.database_url
+
+
+async def test_ask_with_a_session_shares_results_across_invocations(settings: Settings) -> None:
+    first = await ask_once(settings, "find viral bitcoin tweets", "research")
+    follow_up = await ask_once(settings, "export those as csv", "research")
+    elsewhere = await ask_once(settings, "export those as csv", None)
+
+    assert not first.error and "sandbox data" in first.text
+    assert [p.suffix for p in follow_up.files] == [".csv"]
+    assert elsewhere.files == []  # an unnamed run is a session of its own
+
+
+def test_console_keys() -> None:
+    assert console_key("research").as_string() == "console:local:research:"
+    assert console_key(None).as_string() != console_key(None).as_string()
+
+
+async def test_stats_after_some_runs(settings: Settings) -> None:
+    await ask_once(settings, "find viral bitcoin tweets", "s")
+    rendered = await render_stats(settings)
+
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(rendered)
+    output = console.export_text()
+    assert "twitter" in output and "search_twitter" in output and "100%" in output
+
+
+def test_ask_command_prints_the_reply_and_file_paths(settings: Settings, monkeypatch) -> None:
+    from viraltracker_bot.cli import app, main  # noqa: F401
+    from viraltracker_bot.cli_commands import register
+
+    monkeypatch.setenv("VIRALTRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("VIRALTRACKER_EXPORT_DIR", str(settings.export_dir))
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("APIFY_TOKEN", raising=False)
+    if not any(c.name == "ask" for c in app.registered_commands):
+        register(app)
+    runner = CliRunner()
+
+    first = runner.invoke(app, ["ask", "--session", "cli", "find viral bitcoin tweets"])
+    second = runner.invoke(app, ["ask", "--session", "cli", "export those as json"])
+
+    assert first.exit_code == 0, first.output
+    assert "Twitter/X search 'bitcoin'" in first.output
+    assert second.exit_code == 0, second.output
+    assert "📎" in second.output and ".json" in second.output
