@@ -113,6 +113,24 @@ GENERIC_TAGS = {
     "tiktok": ("fyp", "foryou", "viral", "learnontiktok", "tiktokmademebuyit"),
     "youtube": ("shorts", "viral", "howto"),
 }
+AD_HOOKS = (
+    "Tired of {t} that doesn't deliver? Meet {page}.",
+    "{T}, finally done right.",
+    "Why 50,000+ customers switched to {page} for {t}",
+    "Limited time: save 40% on {t} this week only",
+    "The {t} everyone's talking about is back in stock",
+    "Stop overpaying for {t}.",
+    "Your first {t} order ships free",
+    "Rated 4.8/5 by real customers: {t} without the hassle",
+    "New: {t} made for busy people",
+)
+AD_BODIES = (
+    "Try it risk-free for 30 days.",
+    "Cancel anytime. No hidden fees.",
+    "Join thousands of happy customers.",
+    "Offer ends Sunday.",
+    "Free shipping on your first order.",
+)
 CTAS = ("Shop Now", "Learn More", "Sign Up", "Get Offer", "Download", "Book Now", "Subscribe")
 AD_FORMATS = ("IMAGE", "VIDEO", "DCO", "CAROUSEL")
 AD_PLATFORMS = ("FACEBOOK", "INSTAGRAM", "AUDIENCE_NETWORK", "MESSENGER")
@@ -549,6 +567,13 @@ def _brand(rng: random.Random, topic: str) -> str:
     )
 
 
+def _placements(rng: random.Random) -> list[str]:
+    """Most ads run on Facebook and Instagram; some add the smaller placements."""
+    placements = ["FACEBOOK", "INSTAGRAM"] if rng.random() < 0.7 else [rng.choice(AD_PLATFORMS[:2])]
+    placements += [p for p in AD_PLATFORMS[2:] if rng.random() < 0.25]
+    return placements
+
+
 def _ad(rng: random.Random, topic: str, page: str, now: datetime, days: int, status: str) -> Item:
     """Winners run for months; most ads stop within weeks."""
     start = now - timedelta(days=rng.uniform(0, days), hours=rng.uniform(0, 24))
@@ -557,8 +582,8 @@ def _ad(rng: random.Random, topic: str, page: str, now: datetime, days: int, sta
     end = now if active else min(now, start + timedelta(days=run_days))
     archive_id = str(rng.randrange(10**14, 10**16))
     page_id = str(int(hashlib.sha256(page.encode()).hexdigest()[:12], 16))
-    hook = rng.choice(HOOKS).format(t=topic, T=topic.title())
-    body = rng.choice(BODIES).format(t=topic.split()[0] if topic.split() else "it")
+    hook = rng.choice(AD_HOOKS).format(t=topic, T=topic[:1].upper() + topic[1:], page=page)
+    body = " ".join(rng.sample(AD_BODIES, k=2))
     domain = re.sub(r"[^a-z]", "", page.lower()) or "brand"
     impressions = rng.choice([None, None, "<1K", "1K-5K", "5K-10K", "10K-50K", "100K-500K"])
     item: Item = {
@@ -571,7 +596,7 @@ def _ad(rng: random.Random, topic: str, page: str, now: datetime, days: int, sta
         "end_date": int(end.timestamp()),
         "start_date_formatted": start.strftime("%Y-%m-%d %H:%M:%S"),
         "end_date_formatted": end.strftime("%Y-%m-%d %H:%M:%S"),
-        "publisher_platform": rng.sample(AD_PLATFORMS, k=rng.randrange(1, 4)),
+        "publisher_platform": _placements(rng),
         "currency": "USD",
         "spend": None,
         "impressions_with_index": {"impressions_text": impressions, "impressions_index": -1},
