@@ -25,6 +25,9 @@ CHANNEL_REFUSAL = (
     "or ask whoever runs this ViralTracker bot to add this one."
 )
 DM_REFUSAL = "I only work inside servers: run /viral in a server channel."
+UNCLAIMED_TEXT = (
+    "I can't reach my database right now, so I can't take this on. Please try again in a minute."
+)
 FAILURE_TEXT = (
     "Something went wrong on my side while handling that command. "
     "Nothing was lost; please try again in a minute."
@@ -74,7 +77,16 @@ class GuardedCommandTree(app_commands.CommandTree):
         self.gate = gate
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
-        if not await self.gate.first_delivery(f"interaction:{interaction.id}"):
+        try:
+            first = await self.gate.first_delivery(f"interaction:{interaction.id}")
+        except Exception:
+            # Without the claim two processes could both answer; say so rather than time out.
+            log.exception("could not claim interaction %s", interaction.id)
+            await interaction.response.send_message(
+                embed=error_embed(UNCLAIMED_TEXT), ephemeral=True
+            )
+            return False
+        if not first:
             log.info("interaction %s delivered again; already answered", interaction.id)
             return False
         refusal = self.gate.refusal(interaction.guild_id, place_of(interaction.channel))

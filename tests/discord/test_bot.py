@@ -21,6 +21,7 @@ from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
 from viraltracker_bot.runtime import Runtime
 from viraltracker_bot.storage.agent_runs import record_run
+from viraltracker_bot.storage.database import Database
 
 Message = dict[str, Any]
 
@@ -199,6 +200,39 @@ async def test_follow_ups_in_the_thread_use_its_cached_results(
     assert apify.run_count == 1  # both answered from the thread's cache: no new scraper run
 
 
+async def test_ask_inside_the_thread_turns_its_thinking_message_into_the_answer(
+    bot: DiscordBot, fake: DiscordFake, apify: ApifyFake, channel_id: int
+) -> None:
+    thread_id, _ = await ask(fake, channel_id, "viral bitcoin tweets", "bitcoin")
+    again = await fake.slash("viral", "ask", {"query": "analyze tweet #2"}, channel_id=thread_id)
+    answer = await original_answer(fake, again)
+
+    assert again.callbacks == [{"type": 5}]
+    assert answer["channel_id"] == str(thread_id) and "bitcoin" in answer["content"].lower()
+    edits = fake.calls_to(
+        "PATCH", rf"/webhooks/{fake.application_id}/{again.token}/messages/@original"
+    )
+    assert edits[0].json["content"].startswith("⏳")  # progress while the agents worked
+    assert len(fake.threads_of(channel_id)) == 1 and apify.run_count == 1
+
+
+async def test_an_expired_token_mid_answer_falls_back_to_the_thread(
+    bot: DiscordBot, fake: DiscordFake, channel_id: int
+) -> None:
+    thread_id, _ = await ask(fake, channel_id, "viral bitcoin tweets", "bitcoin")
+    fake.fail_next(
+        "PATCH",
+        r"^/webhooks/.*/@original$",
+        status=401,
+        code=50027,
+        message="Invalid Webhook Token",
+        times=20,
+    )
+    await fake.slash("viral", "export", {"format": "markdown"}, channel_id=thread_id)
+    answer = await answer_in(fake, thread_id, with_file(".md"))
+    assert "bitcoin" in "".join(files(fake, answer).values()).lower()
+
+
 async def test_two_threads_keep_separate_sessions(
     bot: DiscordBot, fake: DiscordFake, channel_id: int
 ) -> None:
@@ -268,6 +302,22 @@ async def test_a_crash_in_the_core_still_gets_an_answer(
         answer = await answer_in(fake, thread_id, lambda m: bool(m["embeds"]))
     assert "went wrong on my side" in answer["embeds"][0]["description"]
     assert "database connection lost" not in json.dumps(answer)
+
+
+async def test_a_database_outage_is_answered_not_left_thinking(
+    running_bot: RunningBot, runtime: Runtime, fake: DiscordFake, channel_id: int, tmp_path: Any
+) -> None:
+    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/bot.db")
+    try:
+        async with running_bot(runtime.conversation, database=unreachable):
+            interaction = await fake.slash(
+                "viral", "ask", {"query": "bitcoin"}, channel_id=channel_id
+            )
+            said = await fake.wait_for(lambda: fake.original_response(interaction))
+    finally:
+        await unreachable.dispose()
+    assert said["flags"] & FLAG_EPHEMERAL and "database" in said["embeds"][0]["description"]
+    assert not fake.threads_of(channel_id)
 
 
 # --- exactly once, allowlists, bots ------------------------------------------------------------
@@ -367,6 +417,19 @@ async def test_without_the_intent_only_mentions_continue_a_thread(
     reply = await answer_in(fake, thread_id, lambda m: bool(m.get("message_reference")))
     assert reply["message_reference"]["message_id"] == mention["id"]
     assert len([m for m in fake.bot_messages(thread_id) if m.get("message_reference")]) == 1
+
+
+async def test_threads_the_bot_did_not_open_are_left_alone(
+    bot: DiscordBot, fake: DiscordFake, channel_id: int
+) -> None:
+    theirs = fake.add_thread(channel_id, "people chatting")  # opened by a person, not cached
+    await fake.user_message(theirs, "what do you think?", mention_bot=True)
+    await fake.wait_for(lambda: fake.calls_to("GET", rf"^/channels/{theirs}$"))
+    mine, _ = await ask(fake, channel_id, "viral bitcoin tweets", "bitcoin")
+    await fake.user_message(mine, "", mention_bot=True)  # a bare ping gets a hint
+    hint = await answer_in(fake, mine, lambda m: bool(m.get("message_reference")))
+    assert "follow-up" in hint["content"]
+    assert not fake.bot_messages(theirs)
 
 
 # --- tokens, limits, deadlines -------------------------------------------------------------------
