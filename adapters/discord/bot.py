@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from typing import Any
 
 import discord
@@ -21,6 +24,8 @@ from viraltracker_bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
+# Platforms give a stopping worker about 30 s (SIGTERM, then SIGKILL): finish answers within it.
+DRAIN_S = 25.0
 EXPORT_OUTSIDE_THREAD = (
     "Run `/viral export` inside one of my threads: it exports that conversation's last results. "
     "Start one with `/viral ask`."
@@ -80,7 +85,10 @@ class DiscordBot:
         """Log in and hold the gateway connection until closed (discord.py reconnects)."""
         await self.client.start(bot_token(self.settings))
 
-    async def close(self) -> None:
+    async def close(self, drain_s: float = DRAIN_S) -> None:
+        """Stop taking new work, let answers in flight be posted, then disconnect."""
+        self.gate.closing = True
+        await self.sessions.drain(drain_s)
         await self.client.close()
 
     async def wait_until_ready(self) -> None:
@@ -119,11 +127,28 @@ async def run_discord(settings: Settings) -> None:
     runtime = await Runtime.start(settings)
     bot = DiscordBot(runtime.conversation, runtime.db, settings)
     log.info("%s", settings.mode_banner())
+    stop = stop_on_signals()
+    serving = asyncio.create_task(bot.start())
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await bot.start()
+        done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if serving in done:
+            serving.result()  # a login or gateway failure ends the command with its error
     finally:
+        stopping.cancel()
         await bot.close()
+        await asyncio.gather(serving, return_exceptions=True)
         await runtime.close()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """SIGTERM (a deploy) and SIGINT (Ctrl-C) stop the bot gracefully instead of mid-answer."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 async def sync_commands(

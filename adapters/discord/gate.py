@@ -25,6 +25,7 @@ CHANNEL_REFUSAL = (
     "or ask whoever runs this ViralTracker bot to add this one."
 )
 DM_REFUSAL = "I only work inside servers: run /viral in a server channel."
+RESTARTING = "I'm restarting right now. Please ask again in a minute."
 UNCLAIMED_TEXT = (
     "I can't reach my database right now, so I can't take this on. Please try again in a minute."
 )
@@ -38,12 +39,15 @@ class Gate:
     """The allowlists from settings, and the claim that makes one process answer each event once."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
+        self.closing = False
         self.allowed_guilds = frozenset(settings.discord_allowed_guilds)
         self.allowed_channels = frozenset(settings.discord_allowed_channels)
         self.db = db
 
     def refusal(self, guild_id: int | None, channel_ids: Iterable[int | None]) -> str | None:
         """Why this place may not use the bot, or None. Allowing a channel allows its threads."""
+        if self.closing:
+            return RESTARTING
         if guild_id is None:
             return DM_REFUSAL
         if self.allowed_guilds and str(guild_id) not in self.allowed_guilds:

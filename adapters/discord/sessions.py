@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import discord
 
@@ -59,11 +62,36 @@ class ThreadSessions:
 
     def __init__(self, conversation: ConversationHandler) -> None:
         self.conversation = conversation
+        self._working: set[asyncio.Task[object]] = set()
+
+    @asynccontextmanager
+    async def _in_flight(self) -> AsyncIterator[None]:
+        """Marks a command or follow-up as running, so shutdown can let it finish."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._working.add(task)
+        try:
+            yield
+        finally:
+            self._working.discard(task)  # type: ignore[arg-type]
+
+    async def drain(self, within: float) -> None:
+        """Wait (at most `within` seconds) for answers being worked on to be posted."""
+        pending = self._working - {asyncio.current_task()}
+        if pending:
+            log.info("waiting for %d answer(s) in flight before closing", len(pending))
+            await asyncio.wait(pending, timeout=within)
 
     async def ask_in_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel, query: str
     ) -> None:
         """`/viral ask` in a channel: defer at once, open a thread, answer there."""
+        async with self._in_flight():
+            await self._ask_in_channel(interaction, channel, query)
+
+    async def _ask_in_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel, query: str
+    ) -> None:
         await interaction.response.defer(thinking=True)
         try:
             thread = await channel.create_thread(
@@ -90,18 +118,22 @@ class ThreadSessions:
         self, interaction: discord.Interaction, channel: discord.abc.Messageable, text: str
     ) -> None:
         """A slash command in a thread (or a channel without threads): the place is the session."""
-        await interaction.response.defer(thinking=True)
-        fallback = ThreadResponder(channel, upload_limit=upload_limit_of(channel))
-        responder = InteractionResponder(interaction, fallback=fallback)
-        key = session_key(interaction.guild_id or 0, channel)
-        await self.run_turn(key, interaction.user, text, f"interaction:{interaction.id}", responder)
+        async with self._in_flight():
+            await interaction.response.defer(thinking=True)
+            fallback = ThreadResponder(channel, upload_limit=upload_limit_of(channel))
+            responder = InteractionResponder(interaction, fallback=fallback)
+            key = session_key(interaction.guild_id or 0, channel)
+            event_id = f"interaction:{interaction.id}"
+            await self.run_turn(key, interaction.user, text, event_id, responder)
 
     async def follow_up(self, message: discord.Message, thread: discord.Thread, text: str) -> None:
         """A message in one of the bot's threads continues its session."""
-        responder = ThreadResponder(thread, upload_limit=upload_limit_of(thread), reply_to=message)
-        await responder.progress("Working on it…")
-        key = session_key(thread.guild.id, thread)
-        await self.run_turn(key, message.author, text, f"message:{message.id}", responder)
+        async with self._in_flight():
+            limit = upload_limit_of(thread)
+            responder = ThreadResponder(thread, upload_limit=limit, reply_to=message)
+            await responder.progress("Working on it…")
+            key = session_key(thread.guild.id, thread)
+            await self.run_turn(key, message.author, text, f"message:{message.id}", responder)
 
     async def run_turn(
         self,

@@ -535,3 +535,20 @@ async def test_shards_split_the_servers_between_connections(
         thread_id, answer = await ask(fake, channel_id, "viral bitcoin tweets", "bitcoin")
     assert sorted(s.shard for s in fake.sessions) == [(0, 2), (1, 2)]
     assert "bitcoin" in answer["content"].lower() and thread_id
+
+
+async def test_closing_lets_answers_in_flight_finish_and_turns_new_work_away(
+    start_bot: RunningBot, fake: DiscordFake, apify: ApifyFake, channel_id: int
+) -> None:
+    apify.latency_s = 1.5  # the scraper run is still going when the worker is told to stop
+    async with start_bot() as running:
+        await fake.slash("viral", "ask", {"query": "viral bitcoin tweets"}, channel_id=channel_id)
+        thread_id = await thread_for(fake, channel_id, "bitcoin")
+        closing = asyncio.create_task(running.close())
+        late = await fake.slash("viral", "ask", {"query": "cooking"}, channel_id=channel_id)
+        turned_away = await fake.wait_for(lambda: fake.original_response(late))
+        await closing
+        answer = await answer_in(fake, thread_id)
+    assert "restarting" in turned_away["content"] and turned_away["flags"] & FLAG_EPHEMERAL
+    assert "bitcoin" in answer["content"].lower()
+    assert len(fake.threads_of(channel_id)) == 1
