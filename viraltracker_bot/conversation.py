@@ -138,6 +138,7 @@ class Conversation:
             result_cache=cache,
             progress=progress,
             conversation_key=key,
+            user=message.user,
         )
         try:
             output = await answer(text, deps, history)

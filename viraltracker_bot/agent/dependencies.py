@@ -131,6 +131,7 @@ class AgentDependencies:
     files: list[Path] = field(default_factory=list)
     progress: Progress = no_progress
     conversation_key: str = "console:local::"
+    user: str | None = None  # who sent the message (digests record their creator)
     usage_limits: UsageLimits | None = None
     run_log: list[AgentRunRecord] = field(default_factory=list)
 
@@ -145,6 +146,7 @@ class AgentDependencies:
         result_cache: ResultCache | None = None,
         progress: Progress = no_progress,
         conversation_key: str = "console:local::",
+        user: str | None = None,
     ) -> AgentDependencies:
         """Fresh dependencies with the per-message limits the settings ask for."""
         from viraltracker_bot.agent.models import build_model
@@ -159,6 +161,7 @@ class AgentDependencies:
             result_cache=result_cache or ResultCache(),
             progress=progress,
             conversation_key=conversation_key,
+            user=user,
             usage_limits=UsageLimits(
                 request_limit=settings.max_model_requests_per_message,
                 total_tokens_limit=settings.max_tokens_per_message,
