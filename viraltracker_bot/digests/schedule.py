@@ -167,6 +167,46 @@ def normalise_cron(expr: str) -> str:
     return cleaned
 
 
+_DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+
+
+def _weekdays(field: str) -> list[int] | None:
+    days: set[int] = set()
+    for part in field.split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            return None
+        days.update(d % 7 for d in range(int(first), int(last or first) + 1))
+    return sorted(days)
+
+
+def describe_cron(cron: str) -> str:
+    """'0 9 * * 1-5' -> 'every weekday at 09:00': how a confirmation reads the schedule back."""
+    minute, hour, dom, month, dow = normalise_cron(cron).split()
+    every = dom == month == dow == "*"
+    if every and hour == "*" and minute.isdigit():
+        return "every hour" if minute == "0" else f"every hour at :{int(minute):02d}"
+    if every and hour == "*" and minute.startswith("*/"):
+        return f"every {minute[2:]} minutes"
+    if every and hour.startswith("*/") and minute.isdigit():
+        return f"every {hour[2:]} hours"
+    if not (minute.isdigit() and hour.isdigit() and month == "*"):
+        return f"on cron '{cron}'"
+    at = f"at {int(hour):02d}:{int(minute):02d}"
+    if dom == "*" and dow == "*":
+        return f"every day {at}"
+    if dom.isdigit() and dow == "*":
+        return f"on day {dom} of every month {at}"
+    days = _weekdays(dow) if dom == "*" else None
+    if days == [1, 2, 3, 4, 5]:
+        return f"every weekday {at}"
+    if days == [0, 6]:
+        return f"every Saturday and Sunday {at}"
+    if days:
+        return f"every {and_list([_DAY_NAMES[d] for d in days])} {at}"
+    return f"on cron '{cron}'"
+
+
 def as_utc(moment: datetime) -> datetime:
     """Aware UTC; a naive value is taken as UTC (SQLite hands timestamps back naive)."""
     if moment.tzinfo is None:
