@@ -130,50 +130,52 @@ async def migrated(path: Path) -> None:
     await db.dispose()
 
 
-async def bench_upsert(workdir: Path, posts: list[Post]) -> dict[str, float]:
-    """upsert_posts (one transaction) vs sqlite3 executemany of the same rows (fresh files).
+async def bench_upsert(workdir: Path, posts: list[Post], reps: int) -> dict[str, float]:
+    """upsert_posts (one transaction) vs sqlite3 executemany of the same rows, on fresh files.
 
-    The ratio compares against executemany of rows already built (the database's own cost);
-    `..._from_posts` also times building those rows from the same Post objects, as ours does.
+    The two alternate `reps` times and each keeps its best time: on a busy machine the best
+    of a few runs is the closest to the cost itself. The ratio compares with executemany of
+    rows already built (the database's own cost); `..._from_posts` also times building those
+    rows from the same Post objects, as upsert_posts must.
     """
-    ours, theirs = workdir / "upsert.db", workdir / "executemany.db"
-    await migrated(ours)
-    await migrated(theirs)
-
-    db = Database(f"sqlite+aiosqlite:///{ours}")
-    started = time.perf_counter()
-    async with db.transaction() as session:
-        await upsert_posts(session, posts)
-    insert_s = time.perf_counter() - started
-    started = time.perf_counter()
-    async with db.transaction() as session:
-        await upsert_posts(session, posts)
-    update_s = time.perf_counter() - started
-    await db.dispose()
-
-    def executemany() -> tuple[float, float]:
-        """Seconds for executemany + commit alone, and including turning Posts into rows."""
-        conn = sqlite3.connect(theirs)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        began = time.perf_counter()
-        now = datetime.now(UTC)
-        rows = [sqlite_row(p, now) for p in posts]
-        built = time.perf_counter()
-        conn.executemany(INSERT_SQL, rows)
-        conn.commit()
-        done = time.perf_counter()
-        conn.close()
-        return done - built, done - began
-
-    baseline_s, baseline_from_posts_s = await asyncio.to_thread(executemany)
+    insert_s, update_s, baseline_s, from_posts_s = [], [], [], []
+    for rep in range(reps):
+        ours, theirs = workdir / f"upsert-{rep}.db", workdir / f"executemany-{rep}.db"
+        await migrated(ours)
+        await migrated(theirs)
+        db = Database(f"sqlite+aiosqlite:///{ours}")
+        for timings in (insert_s, update_s):  # new rows, then the same rows again
+            started = time.perf_counter()
+            async with db.transaction() as session:
+                await upsert_posts(session, posts)
+            timings.append(time.perf_counter() - started)
+        await db.dispose()
+        executemany_s, built_and_executemany_s = await asyncio.to_thread(executemany, theirs, posts)
+        baseline_s.append(executemany_s)
+        from_posts_s.append(built_and_executemany_s)
     return {
-        "upsert_posts_per_s": len(posts) / insert_s,
-        "reupsert_posts_per_s": len(posts) / update_s,
-        "sqlite3_executemany_posts_per_s": len(posts) / baseline_s,
-        "ratio_to_sqlite3_executemany": baseline_s / insert_s,
-        "ratio_to_sqlite3_executemany_from_posts": baseline_from_posts_s / insert_s,
+        "upsert_posts_per_s": len(posts) / min(insert_s),
+        "reupsert_posts_per_s": len(posts) / min(update_s),
+        "sqlite3_executemany_posts_per_s": len(posts) / min(baseline_s),
+        "ratio_to_sqlite3_executemany": min(baseline_s) / min(insert_s),
+        "ratio_to_sqlite3_executemany_from_posts": min(from_posts_s) / min(insert_s),
     }
+
+
+def executemany(path: Path, posts: list[Post]) -> tuple[float, float]:
+    """Seconds for executemany + commit alone, and including turning Posts into rows."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    began = time.perf_counter()
+    now = datetime.now(UTC)
+    rows = [sqlite_row(p, now) for p in posts]
+    built = time.perf_counter()
+    conn.executemany(INSERT_SQL, rows)
+    conn.commit()
+    done = time.perf_counter()
+    conn.close()
+    return done - built, done - began
 
 
 def bulk_load(path: Path, count: int, now: datetime) -> None:
@@ -237,8 +239,9 @@ async def main(quick: bool) -> dict[str, Any]:
             "upsert_rows": upsert_rows,
             "query_rows": query_rows,
             "query_runs": runs,
+            "upsert_reps": 3,
         }
-        results.update(await bench_upsert(workdir, posts))
+        results.update(await bench_upsert(workdir, posts, reps=3))
         results.update(await bench_top10(workdir, query_rows, runs))
     results["targets_met"] = (
         results["ratio_to_sqlite3_executemany"] >= 0.5 and results["top10_p50_ms"] < 20
@@ -261,7 +264,8 @@ def print_table(results: dict[str, Any]) -> None:
         ("top-10 posts found per query", f"{results['top10_mean_results']:.1f}"),
     ]
     print(
-        f"storage bench: {results['upsert_rows']:,} upserts; top-10 over "
+        f"storage bench: {results['upsert_rows']:,} upserts (best of {results['upsert_reps']}); "
+        f"top-10 over "
         f"{results['query_rows']:,} posts x {results['query_runs']} queries (SQLite)"
     )
     width = max(len(name) for name, _ in rows)

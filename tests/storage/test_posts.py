@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 
 from viraltracker_bot.platforms.models import Platform
+from viraltracker_bot.storage.bulk import CHUNK_ROWS
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.posts import (
-    CHUNK_ROWS,
     author_median_views,
     load_ads,
     load_posts,

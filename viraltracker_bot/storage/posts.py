@@ -7,16 +7,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.platforms.models import Ad, Platform, Post
-from viraltracker_bot.storage.dialects import as_utc, upsert_insert
+from viraltracker_bot.storage.bulk import bulk_upsert
+from viraltracker_bot.storage.dialects import as_utc
 from viraltracker_bot.storage.tables import AdRow, PostRow
 
-# Rows per statement: bounds memory and stays far below SQLite's bound-parameter limit
-# (SQLAlchemy splits each statement further into multi-row VALUES pages).
-CHUNK_ROWS = 5000
 # Ids per `IN (...)` when loading.
 _ID_CHUNK = 10_000
 
@@ -68,44 +66,31 @@ async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int
     now = datetime.now(UTC)
     unique: dict[tuple[str, str], dict[str, Any]] = {}
     for post in posts:
-        key = (post.platform.value, post.platform_id)
-        unique.pop(key, None)  # last wins, and takes the later position
-        unique[key] = _post_values(post, now)
-    table = PostRow.__table__
-    ids: dict[tuple[str, str], int] = {}
-    rows = list(unique.values())
-    for start in range(0, len(rows), CHUNK_ROWS):
-        ins = upsert_insert(session, table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["platform", "platform_id"],
-            set_=_update_set(ins, table, _POST_KEEP_IF_MISSING, _POST_ALWAYS),
-        ).returning(table.c.id, table.c.platform, table.c.platform_id)
-        result = await session.execute(stmt, rows[start : start + CHUNK_ROWS])
-        for row_id, platform, platform_id in result.all():
-            ids[(platform, platform_id)] = row_id
+        unique[(post.platform.value, post.platform_id)] = _post_values(post, now)
+    ids = await bulk_upsert(
+        session,
+        PostRow.__table__,
+        list(unique.values()),
+        key=("platform", "platform_id"),
+        keep_if_missing=_POST_KEEP_IF_MISSING,
+        always=_POST_ALWAYS,
+    )
     return [ids[(post.platform.value, post.platform_id)] for post in posts]
 
 
 async def upsert_ads(session: AsyncSession, ads: Sequence[Ad]) -> list[int]:
     """Insert new ads, refresh known ones (by ad_id); returns row ids in input order."""
     now = datetime.now(UTC)
-    unique: dict[str, dict[str, Any]] = {}
-    for ad in ads:
-        unique.pop(ad.ad_id, None)
-        unique[ad.ad_id] = _ad_values(ad, now)
-    table = AdRow.__table__
-    ids: dict[str, int] = {}
-    rows = list(unique.values())
-    for start in range(0, len(rows), CHUNK_ROWS):
-        ins = upsert_insert(session, table)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["ad_id"],
-            set_=_update_set(ins, table, _AD_KEEP_IF_MISSING, _AD_ALWAYS),
-        ).returning(table.c.id, table.c.ad_id)
-        result = await session.execute(stmt, rows[start : start + CHUNK_ROWS])
-        for row_id, ad_id in result.all():
-            ids[ad_id] = row_id
-    return [ids[ad.ad_id] for ad in ads]
+    unique = {ad.ad_id: _ad_values(ad, now) for ad in ads}
+    ids = await bulk_upsert(
+        session,
+        AdRow.__table__,
+        list(unique.values()),
+        key=("ad_id",),
+        keep_if_missing=_AD_KEEP_IF_MISSING,
+        always=_AD_ALWAYS,
+    )
+    return [ids[(ad.ad_id,)] for ad in ads]
 
 
 async def load_posts(session: AsyncSession, ids: Sequence[int]) -> list[Post]:
@@ -241,17 +226,6 @@ def _ad_values(ad: Ad, now: datetime) -> dict[str, Any]:
         "last_seen_at": now,
         "raw": ad.raw,
     }
-
-
-def _update_set(
-    ins: Any, table: Any, keep_if_missing: Iterable[str], always: Iterable[str]
-) -> dict[str, ColumnElement[Any]]:
-    excluded = ins.excluded
-    values: dict[str, ColumnElement[Any]] = {
-        name: func.coalesce(excluded[name], table.c[name]) for name in keep_if_missing
-    }
-    values.update({name: excluded[name] for name in always})
-    return values
 
 
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
