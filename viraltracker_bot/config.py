@@ -164,6 +164,13 @@ class Settings(BaseSettings):
         0, ge=0, validation_alias=_env("DISCORD_SHARD_COUNT", "discord_shard_count")
     )
 
+    # --- digests -----------------------------------------------------------------------------
+    # Seconds between looks for due digests inside the Slack and Discord processes; 0 turns
+    # that runner off (then run `viraltracker-bot digests run` as its own process).
+    digest_poll_s: float = Field(
+        30.0, ge=0, validation_alias=_env("VIRALTRACKER_DIGEST_POLL_S", "digest_poll_s")
+    )
+
     # --- HTTP --------------------------------------------------------------------------------
     port: int = Field(3000, validation_alias=_env("PORT", "port"))
 
