@@ -7,12 +7,23 @@ import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from tests.digests.conftest import Clock, TikTokFeed, channel_files, channel_posts
+from adapters.slack.app import slack_client
+from adapters.slack.delivery import SlackDeliverer
+from tests.digests.conftest import (
+    Clock,
+    TikTokFeed,
+    channel_files,
+    channel_posts,
+    with_settings,
+)
 from tests.fakes.apify import ApifyFake
 from tests.fakes.slack import SlackFake
+from viraltracker_bot.config import Settings
 from viraltracker_bot.digests import repository as repo
+from viraltracker_bot.digests.background import digests_in_background
 from viraltracker_bot.digests.parsing import parse_query
 from viraltracker_bot.digests.runner import DigestRunner
+from viraltracker_bot.platforms.service import PlatformServices
 from viraltracker_bot.storage.database import Database
 
 QUERY = "top 3 new TikToks about #productivity"
@@ -181,3 +192,32 @@ async def test_dry_run_composes_the_digest_but_posts_and_changes_nothing(
         [],
         None,
     )
+
+
+async def test_a_bot_process_runs_due_digests_in_the_background_until_it_stops(
+    db: Database,
+    live_settings: Settings,
+    services: PlatformServices,
+    feed: TikTokFeed,
+    slack: SlackFake,
+) -> None:
+    feed.add("a", 100_000)
+    await repo.create_schedule(
+        db,
+        cron="* * * * *",
+        timezone="UTC",
+        channel="slack:C0BG",
+        query=parse_query(QUERY),
+        now=datetime.now(UTC) - timedelta(days=1),  # overdue by a day: due at once
+    )
+    settings = with_settings(live_settings, digest_poll_s=0.05)
+    deliverers = {"slack": SlackDeliverer(slack_client(settings))}
+
+    async with digests_in_background(settings, db, services, deliverers) as runner:
+        assert runner is not None
+        await slack.wait_for(lambda: len(channel_posts(slack, "C0BG")) == 1)
+    assert "creator_a" in channel_posts(slack, "C0BG")[0].text
+
+    off = with_settings(live_settings, digest_poll_s=0)
+    async with digests_in_background(off, db, services, deliverers) as runner:
+        assert runner is None
