@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import ChatPlatform
 from viraltracker_bot.digests import repository as repo
-from viraltracker_bot.digests.parsing import parse_cron_phrase, parse_request
+from viraltracker_bot.digests.parsing import parse_cron_phrase, parse_request, parse_timezone
 from viraltracker_bot.digests.schedule import (
     DigestQuery,
     describe_cron,
@@ -104,9 +104,10 @@ async def schedule_digest(
     )
     query = query or parsed.query
     try:
-        cron = normalise_cron(cron) if cron else (parsed.cron.cron if parsed.cron else None)
-        tz = timezone or parsed.timezone or DEFAULT_TIMEZONE
+        tz = timezone or (parse_timezone(cron) if cron else None) or parsed.timezone
+        tz = tz or DEFAULT_TIMEZONE
         zone(tz)
+        cron = _cron(cron) if cron else (parsed.cron.cron if parsed.cron else None)
     except ValueError as exc:
         return f"I couldn't schedule that: {exc}"
     if cron is None:
@@ -131,6 +132,37 @@ async def schedule_digest(
     except ValueError as exc:
         return f"I couldn't schedule that: {exc}"
     return confirmation(row, chat)
+
+
+def _cron(text: str) -> str:
+    """A cron expression, or words such as 'every weekday at 9am'."""
+    try:
+        return normalise_cron(text)
+    except ValueError:
+        phrase = parse_cron_phrase(text)
+        if phrase is None:
+            raise
+        return phrase.cron
+
+
+async def run_digest_action(
+    chat: DigestChat,
+    action: str,
+    *,
+    when: str | None = None,
+    post: str | None = None,
+    timezone: str | None = None,
+    schedule_id: int | None = None,
+) -> str:
+    """One entry for command-style surfaces (Discord's `/viral digest add|list|remove`)."""
+    if action == "add":
+        return await schedule_digest(chat, post or "", cron=when, timezone=timezone)
+    if action == "list":
+        return await list_digests(chat)
+    if action in ("remove", "pause", "resume") and schedule_id is not None:
+        command = DigestCommand(action, schedule_id=schedule_id)
+        return await command.run(chat)
+    return "Use add, list, remove, pause or resume (with the digest's number)."
 
 
 def confirmation(row: ScheduleRow, chat: DigestChat) -> str:
@@ -257,7 +289,8 @@ async def schedule_digest_tool(
 
     Args:
         request: the user's words about what to post, where and when.
-        cron: a five-field cron expression if you worked it out (e.g. '0 9 * * 1-5').
+        cron: a five-field cron expression (e.g. '0 9 * * 1-5') or words ('every weekday
+            at 9am').
         timezone: an IANA time zone if the user named one (e.g. 'Europe/Berlin').
         query: what to post, if the words alone are ambiguous.
     """
