@@ -1,0 +1,80 @@
+"""Creating, listing and removing digests by talking to the bot (offline router, no model key)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import Conversation, ConversationKey, IncomingMessage, Reply
+from viraltracker_bot.digests import repository as repo
+from viraltracker_bot.platforms.service import PlatformServices
+from viraltracker_bot.storage.database import Database
+
+SLACK_THREAD = ConversationKey(platform="slack", workspace="T1", channel="C0123", thread="17.01")
+OTHER_TEAM = ConversationKey(platform="slack", workspace="T2", channel="C0999", thread="18.01")
+
+
+@pytest.fixture
+async def conversation(settings: Settings, db: Database) -> AsyncIterator[Conversation]:
+    services = PlatformServices(settings, db)
+    yield Conversation(settings, db, services)
+    await services.close()
+
+
+async def say(conversation: Conversation, text: str, key: ConversationKey = SLACK_THREAD) -> Reply:
+    return await conversation.handle(IncomingMessage(key=key, user="U42", text=text))
+
+
+async def test_schedule_list_and_remove_by_talking(
+    conversation: Conversation, db: Database
+) -> None:
+    reply = await say(
+        conversation, "every weekday at 9am post the top new TikToks about #productivity here"
+    )
+    assert not reply.error
+    assert reply.text.startswith("Scheduled digest #1: every weekday at 09:00 (UTC)")
+    assert "top 10 new TikToks about #productivity here" in reply.text
+    assert "Next run:" in reply.text
+    [row] = await repo.list_schedules(db)
+    assert (row.channel, row.workspace, row.created_by) == ("slack:C0123", "T1", "slack:U42")
+    assert (row.cron, row.query["platforms"], row.query["terms"]) == (
+        "0 9 * * 1-5",
+        ["tiktok"],
+        ["productivity"],
+    )
+
+    elsewhere = await say(
+        conversation,
+        "every monday at 10 Europe/Berlin post the top 5 tweets about AI agents in <#C0456|news>",
+    )
+    assert "Scheduled digest #2: every Monday at 10:00 (Europe/Berlin)" in elsewhere.text
+    assert "in <#C0456>" in elsewhere.text
+
+    listing = await say(conversation, "list digests")
+    assert "#1 every weekday at 09:00 (UTC) in <#C0123>" in listing.text
+    assert "#2 every Monday at 10:00 (Europe/Berlin) in <#C0456>" in listing.text
+    assert "No digests yet" in (await say(conversation, "list digests", OTHER_TEAM)).text
+
+    refused = await say(conversation, "remove digest 1", OTHER_TEAM)
+    assert "There is no digest #1 here" in refused.text
+    removed = await say(conversation, "remove digest 1")
+    assert "Removed digest #1" in removed.text
+    assert [r.id for r in await repo.list_schedules(db)] == [2]
+
+
+async def test_an_unclear_schedule_request_asks_for_what_is_missing(
+    conversation: Conversation, db: Database
+) -> None:
+    reply = await say(conversation, "every day at 9 post the best stuff here")
+    assert "Which platform" in reply.text
+    assert await repo.list_schedules(db) == []
+
+
+async def test_pause_and_resume_by_talking(conversation: Conversation, db: Database) -> None:
+    await say(conversation, "every day at 18:30 post viral YouTube shorts about cooking")
+    assert "Paused digest #1" in (await say(conversation, "pause digest 1")).text
+    [row] = await repo.list_schedules(db)
+    assert not row.enabled
+    assert "Resumed digest #1; next run" in (await say(conversation, "resume digest 1")).text
