@@ -124,6 +124,7 @@ async def run_discord(settings: Settings) -> None:
     from viraltracker_bot.runtime import Runtime
 
     bot_token(settings)
+    discord.utils.setup_logging(level=logging.INFO)  # what `Client.run` would set up
     runtime = await Runtime.start(settings)
     bot = DiscordBot(runtime.conversation, runtime.db, settings)
     log.info("%s", settings.mode_banner())

@@ -400,6 +400,12 @@ class DiscordFake:
             if owner == shard_id:
                 await self._send_dispatch(session, event, data)
 
+    async def drop_connections(self, code: int = 4000) -> None:
+        """Close every gateway connection from Discord's side (the client should RESUME)."""
+        for session in list(self.sessions):
+            session.ready.clear()
+            await session.ws.close(code=code, message=b"fake: connection dropped")
+
     async def wait_for(self, predicate: Callable[[], Any], within: float = 30.0) -> Any:
         """Until `predicate()` is truthy; re-checked after every request the fake handles."""
         async with self._changed:
@@ -1116,6 +1122,8 @@ class DiscordFake:
         self.sessions.remove(previous)
         await self._send_dispatch(session, "RESUMED", {"_trace": ["fake-gateway"]})
         session.ready.set()
+        async with self._changed:
+            self._changed.notify_all()
 
     async def _send_dispatch(
         self, session: GatewaySession, event: str, data: dict[str, Any]
