@@ -11,8 +11,9 @@ from pydantic_ai.usage import UsageLimits
 from tests.agent.support import Script, call, echo, text
 from tests.fakes.apify import ApifyFake
 from viraltracker_bot.agent import registry
+from viraltracker_bot.agent.dependencies import CachedResult, ResultCache
 from viraltracker_bot.agent.orchestrator import answer, pre_route
-from viraltracker_bot.platforms.models import Platform
+from viraltracker_bot.platforms.models import Platform, PlatformQuery
 
 SEARCHES = {
     "twitter": ("search_twitter", {"keywords": "bitcoin"}),
@@ -78,6 +79,19 @@ def test_pre_route_only_takes_plain_single_platform_requests() -> None:
     assert pre_route("bitcoin on youtube, compared with last week") is None
     assert pre_route("what is going viral about bitcoin") is None
     assert pre_route("give me insights on those tweets") is None
+
+
+def test_follow_ups_on_the_latest_results_skip_the_model_too(make_post) -> None:
+    cache = ResultCache()
+    assert pre_route("export those as csv", cache) is None  # nothing to refer to
+    for platform in (Platform.twitter, Platform.tiktok):  # tiktok is the newest
+        query = PlatformQuery(platform=platform, terms=["ai"])
+        cache.put(platform, CachedResult(query=query, posts=[make_post(platform=platform)]))
+
+    assert pre_route("export those as csv", cache).name == "tiktok"
+    assert pre_route("why did #2 do so well?", cache).name == "tiktok"
+    assert pre_route("export the tweets as json", cache).name == "twitter"
+    assert pre_route("what do they have in common?", cache) is None
 
 
 async def test_four_platform_fan_out_runs_concurrently(make_deps, apify: ApifyFake) -> None:

@@ -161,7 +161,8 @@ STOPWORDS = frozenset(
     worked work working works shared share share? thing things data numbers stats shorts
     ad ads library running active live stored saved database db already collected tracked
     sort sorted by per each number no first second third fourth fifth going viralest
-    help hi hello hey thanks thank commands usage start
+    help hi hello hey thanks thank commands usage start so well good great much many very
+    really okay ok cool nice next there here
     """.split()
 )
 

@@ -38,7 +38,12 @@ DEFAULT_PLATFORMS = ("twitter", "tiktok", "youtube")
 
 def offline_router() -> FunctionModel:
     """The model used when no Anthropic key is configured."""
-    return FunctionModel(route, model_name="offline-router")
+    return FunctionModel(_route_on_the_loop, model_name="offline-router")
+
+
+async def _route_on_the_loop(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Routing takes microseconds: run it on the loop (a plain function would go to a thread)."""
+    return route(messages, info)
 
 
 def route(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:

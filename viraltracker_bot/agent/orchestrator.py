@@ -17,7 +17,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.usage import RunUsage
 
 from viraltracker_bot.agent import registry
-from viraltracker_bot.agent.dependencies import AgentDependencies
+from viraltracker_bot.agent.dependencies import AgentDependencies, ResultCache
 from viraltracker_bot.agent.intent import parse_intent
 from viraltracker_bot.agent.models import new_agent
 from viraltracker_bot.agent.offline import OFFLINE_NOTE
@@ -134,12 +134,19 @@ orchestrator = new_agent(
 )
 
 
-def pre_route(text: str) -> AgentEntry | None:
-    """The one specialist a request plainly names, when no model is needed to decide."""
+def pre_route(text: str, cache: ResultCache | None = None) -> AgentEntry | None:
+    """The one specialist a request plainly concerns, when no model is needed to decide:
+    it names exactly one platform, or it exports or points into ("#2") the latest results."""
     intent = parse_intent(text, registry.platform_words())
-    if len(intent.agents) != 1 or intent.compare or intent.insights or intent.all_platforms:
+    if intent.compare or intent.insights or intent.all_platforms:
         return None
-    return registry.entry(intent.agents[0])
+    if len(intent.agents) == 1:
+        return registry.entry(intent.agents[0])
+    follow_up = intent.wants_export or (intent.index is not None and not intent.has_subject)
+    if not intent.agents and follow_up and cache is not None:
+        latest = next(iter(cache.filled()), None)
+        return registry.entry_for(latest) if latest is not None else None
+    return None
 
 
 async def answer(
@@ -149,7 +156,7 @@ async def answer(
 ) -> str:
     """One message's answer: straight to the named specialist, or through the orchestrator."""
     usage = RunUsage()
-    entry = pre_route(prompt)
+    entry = pre_route(prompt, deps.result_cache)
     if entry is not None:
         return await delegate(entry, prompt, deps, usage)
     output: Any = await run_recorded(
