@@ -248,7 +248,9 @@ def _blocks(markdown: str, *, error: bool) -> list[dict[str, Any]]:
         first = next((b for b in blocks if b["type"] == "section"), None)
         if first is None:
             blocks.insert(0, first := _section(""))
-        first["text"]["text"] = trim(f":warning: {first['text']['text']}".strip(), SECTION_LIMIT)
+        text = first["text"]["text"]
+        if not text.startswith((":warning:", "⚠")):
+            first["text"]["text"] = trim(f":warning: {text}".strip(), SECTION_LIMIT)
     while blocks and blocks[-1]["type"] == "divider":
         blocks.pop()
     return blocks

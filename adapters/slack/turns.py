@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 
 from adapters.base import ConversationHandler
 from adapters.slack.delivery import ThreadReplier
@@ -14,7 +15,7 @@ from adapters.slack.progress import ThreadStatus
 from viraltracker_bot.conversation import Reply
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.events import claim_event
-from viraltracker_bot.storage.sessions import load_session
+from viraltracker_bot.storage.tables import ProcessedEventRow
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class SlackTurns:
     """Answers people's Slack messages, each exactly once, and keeps count of turns in flight.
 
     Every path into the core passes here, so the rules hold in one place: a thread message
-    is answered only in a thread the bot already holds a session for; each message (its
+    is answered only in a thread the bot already answered in; each message (its
     channel and ts) is claimed in `processed_events` before any work, so a retried event,
     the second delivery of a mention (`app_mention` and `message`), or another replica
     never answers it again, also after a restart.
@@ -84,6 +85,8 @@ class SlackTurns:
         if not claimed:
             log.debug("slack: %s already answered", message.event_id)
             return
+        if message.kind == "app_mention":
+            await self._mark_thread(message)
         progress = ThreadStatus(client, message.channel, message.thread)
         await progress(FIRST_STATUS)
         reply = await self._ask(message, bot_user_id, progress)
@@ -111,8 +114,27 @@ class SlackTurns:
             return Reply(text=CRASH_TEXT, error=True)
 
     async def _bot_in_thread(self, message: SlackMessage) -> bool:
-        """A message in a channel continues a conversation only in a thread the bot answered."""
+        """A message in a channel continues a conversation only in a thread the bot answered.
+
+        The bot answered a thread when it claimed the thread's parent (a mention that started
+        it) or left its mark there (a mention inside someone else's thread): both are primary
+        key lookups in `processed_events`, shared by every replica and kept across restarts,
+        and they hold even when the first answer was an error and saved no session.
+        """
         if message.thread_ts is None:
             return False
+        ids = [f"{message.channel}:{message.thread_ts}", thread_mark(message)]
         async with self.db.sessions() as session:
-            return await load_session(session, message.key().as_string()) is not None
+            found = await session.execute(
+                select(ProcessedEventRow.event_id).where(ProcessedEventRow.event_id.in_(ids))
+            )
+            return found.first() is not None
+
+    async def _mark_thread(self, message: SlackMessage) -> None:
+        """Remember that the bot now takes part in a thread it did not start."""
+        if message.thread_ts is not None and not message.is_direct:
+            await claim_event(self.db, thread_mark(message), "slack", message.key().as_string())
+
+
+def thread_mark(message: SlackMessage) -> str:
+    return f"thread:{message.channel}:{message.thread}"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
@@ -23,7 +22,6 @@ from tests.fakes.slack import SlackFake
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.sessions import save_session
 
 
 @pytest.fixture
@@ -34,16 +32,16 @@ async def slack() -> AsyncIterator[SlackFake]:
 
 def slack_settings(settings: Settings, fake: SlackFake, **overrides: object) -> Settings:
     """The test's settings with the fake's tokens and URL, as a user would set them."""
-    return settings.model_copy(
-        update={
-            "slack_bot_token": SecretStr(fake.bot_token),
-            "slack_signing_secret": SecretStr(fake.signing_secret),
-            "slack_app_token": SecretStr(fake.app_token),
-            "slack_api_url": fake.api_url,
-            "slack_rate_limit_retries": 5,
-            **overrides,
-        }
-    )
+    fields = {
+        **settings.model_dump(),
+        "slack_bot_token": fake.bot_token,
+        "slack_signing_secret": fake.signing_secret,
+        "slack_app_token": fake.app_token,
+        "slack_api_url": fake.api_url,
+        "slack_rate_limit_retries": 5,
+        **overrides,
+    }
+    return Settings(_env_file=None, **fields)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -99,7 +97,6 @@ class ScriptedConversation:
     """
 
     export_dir: Path
-    db: Database
     delay_s: float = 0.0
     seen: list[IncomingMessage] = field(default_factory=list)
     results: dict[str, list[str]] = field(default_factory=dict)
@@ -108,8 +105,6 @@ class ScriptedConversation:
     async def handle(self, message: IncomingMessage, progress: Progress) -> Reply:
         self.seen.append(message)
         key = message.key.as_string()
-        async with self.db.transaction() as session:  # the core keeps a session per thread
-            await save_session(session, key, message.key.platform, {}, [])
         await progress("Searching TikTok…")
         if self.release is not None:
             await self.release.wait()
@@ -146,5 +141,5 @@ def _write_csv(path: Path, rows: list[str]) -> None:
 
 
 @pytest.fixture
-def scripted(settings: Settings, db: Database) -> ScriptedConversation:
-    return ScriptedConversation(export_dir=settings.export_dir, db=db)
+def scripted(settings: Settings) -> ScriptedConversation:
+    return ScriptedConversation(export_dir=settings.export_dir)
