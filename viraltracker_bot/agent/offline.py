@@ -117,6 +117,23 @@ def _subject_request(intent: Intent, cached: list[tuple[str, str, list[str]]]) -
     return intent.request_text(terms=terms)
 
 
+def _digest_call(prompt: str, info: AgentInfo) -> ModelResponse | None:
+    """'every weekday at 9am post ... here', 'list digests', 'remove digest 3': digest tools."""
+    from viraltracker_bot.digests.tools import digest_command
+
+    command = digest_command(prompt)
+    offered = {t.name for t in info.output_tools}
+    if command is None or not {"schedule_digest", "list_digests", "remove_digest"} <= offered:
+        return None
+    if command.action in ("pause", "resume"):
+        return None  # answered before any model is asked (orchestrator.answer)
+    if command.action == "list":
+        return _call("list_digests", {}, 0)
+    if command.action == "remove" and command.schedule_id is not None:
+        return _call("remove_digest", {"schedule_id": command.schedule_id}, 0)
+    return _call("schedule_digest", {"request": prompt}, 0)
+
+
 def _orchestrate(
     prompt: str, results: list[ToolReturnPart | RetryPromptPart], info: AgentInfo
 ) -> ModelResponse:
@@ -124,6 +141,8 @@ def _orchestrate(
 
     if (failure := _failure(results)) is not None:
         return _say(failure)
+    if (digest := _digest_call(prompt, info)) is not None:
+        return digest
     intent = parse_intent(prompt, _words())
     cached = _cached(info.instructions)
     names = list(intent.agents)
