@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from typing import Any
 
 import aiohttp
@@ -88,8 +89,9 @@ async def run_slack(settings: Settings, socket: bool = False) -> None:
     """Run the bot on Slack until cancelled: `viraltracker-bot slack [--socket]`.
 
     HTTP mode serves the Events API and /healthz on PORT. Socket Mode needs no public URL;
-    it still serves /healthz on PORT for platforms that probe the process. On the way out
-    it stops taking events, lets the answers in flight finish (up to 30 s), and closes.
+    it still serves /healthz on PORT for platforms that probe the process. On cancellation
+    or SIGTERM it stops taking events, lets the answers in flight finish (up to 30 s), and
+    closes.
     """
     check_settings(settings, socket=socket)
     from viraltracker_bot.runtime import Runtime
@@ -111,11 +113,27 @@ async def run_slack(settings: Settings, socket: bool = False) -> None:
             log.info("slack: connected in Socket Mode; health on port %s", server.port)
         else:
             log.info("slack: listening on port %s (POST %s)", server.port, EVENTS_PATH)
-        await asyncio.Event().wait()
+        await _until_stopped()
     finally:
         await _shutdown(server, socket_handler, turns)
         await http.close()
         await runtime.close()
+
+
+async def _until_stopped() -> None:
+    """Wait for cancellation, or SIGTERM (what platforms send before stopping a process)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+        pass
+    try:
+        await stop.wait()
+        log.info("slack: SIGTERM; finishing the answers in flight")
+    finally:
+        with contextlib.suppress(Exception):
+            loop.remove_signal_handler(signal.SIGTERM)
 
 
 async def _introduce(app: AsyncApp) -> None:

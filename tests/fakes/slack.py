@@ -67,6 +67,8 @@ class FakeMessage:
     files: list[FakeFile] = field(default_factory=list)
     streaming: bool = False
     edited: bool = False
+    at: float = field(default_factory=time.monotonic)
+    """When it was posted, or when its stream was stopped (time.monotonic)."""
 
     @property
     def from_bot(self) -> bool:
@@ -342,6 +344,7 @@ class SlackFake:
         if blocks:
             message.blocks = blocks
         message.streaming = False
+        message.at = time.monotonic()
         return {
             "ok": True,
             "channel": message.channel,
