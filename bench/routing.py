@@ -1,7 +1,7 @@
 """Routing benchmark: the orchestrator against a monolithic agent, driven by one scripted model.
 
-    python bench/routing.py            # 42 queries, 3 timed 4-platform fan-outs
-    python bench/routing.py --quick    # 2 queries per class, 1 timed fan-out: well under a minute
+    python bench/routing.py            # 42 queries, 5 timed 4-platform fan-outs
+    python bench/routing.py --quick    # 2 queries per class, 2 timed fan-outs: under a minute
     python bench/routing.py --json     # one JSON object with stable keys (units in the names)
 
 A fixed set of realistic queries is replayed, as one chat session, through the orchestrator
@@ -50,6 +50,7 @@ from viraltracker_bot.agent.orchestrator import answer
 from viraltracker_bot.agent.runs import run_recorded
 from viraltracker_bot.agent.session import next_history
 from viraltracker_bot.config import Settings
+from viraltracker_bot.platforms import facebook, tiktok, twitter, youtube
 from viraltracker_bot.platforms.service import PlatformServices
 from viraltracker_bot.storage.database import open_database
 
@@ -470,85 +471,94 @@ def per_kind(brain: Brain, queries: tuple[Query, ...]) -> dict[str, dict[str, fl
 # --- the timed fan-out -----------------------------------------------------------------------
 
 
+@dataclass
+class FanOutRunner:
+    """One way of answering the 4-platform request, on its own database, against the fake."""
+
+    name: str
+    settings: Settings
+    services: PlatformServices | None = None
+    db: Any = None
+    brain: Brain = field(default_factory=lambda: Brain(measure=False))
+    monolith: Any = None
+
+    async def start(self) -> None:
+        self.db = await open_database(self.settings.database_url)
+        self.services = PlatformServices(self.settings, self.db)
+        self.brain.architecture = self.name
+        self.monolith = build_monolith()
+
+    async def once(self, topic: str) -> float:
+        """Wall time of one request about a new topic (so no result cache can answer it)."""
+        assert self.services is not None
+        text = f"what's viral about {topic} across all platforms"
+        self.brain.query = q(ALL, text, tw(topic), tt(topic), yt(topic), fb(topic))
+        deps = AgentDependencies.for_message(
+            self.settings, self.services, self.db, model=self.brain.model
+        )
+        started = time.perf_counter()
+        if self.name == "orchestrator":
+            await answer(text, deps)
+        elif self.name == "monolith":
+            await run_recorded(self.monolith, text, deps)
+        else:  # the same four searches straight through the services: no agents at all
+            queries = [
+                twitter.search_query(topic),
+                tiktok.search_query(topic, min_views=None),
+                youtube.search_query(topic, min_views=None),
+                facebook.search_query(topic),
+            ]
+            await asyncio.gather(*(self.services.run(query) for query in queries))
+        return time.perf_counter() - started
+
+    async def close(self) -> None:
+        if self.services is not None:
+            await self.services.close()
+        if self.db is not None:
+            await self.db.dispose()
+
+
 async def timed_fan_out(workdir: Path, repetitions: int) -> dict[str, float]:
-    """A 4-platform request with every actor taking 1 s: wall time as a ratio to 1 s."""
+    """A 4-platform request with every actor taking 1 s: wall time as a ratio to 1 s.
+
+    The orchestrator, the monolith and the bare services take turns within each repetition,
+    so a busy machine slows them alike; the bare services are the floor to read the others by.
+    """
     latency_s = 1.0
-    walls: dict[str, list[float]] = {"orchestrator": [], "monolith": []}
     async with ApifyFake(latency_s=latency_s) as fake:
-        for architecture in walls:
-            settings = bench_settings(
-                workdir,
-                f"fanout-{architecture}",
-                apify_token=fake.token,
-                apify_api_base_url=fake.url,
-                apify_retry_base_delay_s=0.05,
+        runners = [
+            FanOutRunner(
+                name,
+                bench_settings(
+                    workdir, f"fanout-{name}", apify_token=fake.token, apify_api_base_url=fake.url
+                ),
             )
-            db = await open_database(settings.database_url)
-            services = PlatformServices(settings, db)
-            brain = Brain(architecture=architecture, measure=False)
-            model = brain.model
-            monolith = build_monolith()
-            try:
-                for i in range(-1, repetitions):  # run -1 warms up (clients, imports), untimed
-                    topic = f"fanout topic {architecture} {i}"  # a new search each time: no cache
-                    text = f"what's viral about {topic} across all platforms"
-                    brain.query = q(ALL, text, tw(topic), tt(topic), yt(topic), fb(topic))
-                    deps = AgentDependencies.for_message(settings, services, db, model=model)
-                    started = time.perf_counter()
-                    if architecture == "orchestrator":
-                        await answer(text, deps)
-                    else:
-                        await run_recorded(monolith, text, deps)
-                    if i >= 0:
-                        walls[architecture].append(time.perf_counter() - started)
-            finally:
-                await services.close()
-                await db.dispose()
-    floor = await services_only(workdir, repetitions, latency_s)
-    orchestrator = statistics.median(walls["orchestrator"])
-    monolith_wall = statistics.median(walls["monolith"])
+            for name in ("orchestrator", "monolith", "services")
+        ]
+        walls: dict[str, list[float]] = {r.name: [] for r in runners}
+        try:
+            for runner in runners:
+                await runner.start()
+                await runner.once(f"warm-up {runner.name}")  # clients, imports: untimed
+            for i in range(repetitions):
+                for runner in runners:
+                    walls[runner.name].append(await runner.once(f"topic {runner.name} {i}"))
+        finally:
+            for runner in runners:
+                await runner.close()
+    median = {name: statistics.median(values) for name, values in walls.items()}
     return {
         "platforms": 4,
         "actor_latency_s": latency_s,
         "repetitions": repetitions,
-        "orchestrator_wall_time_s": orchestrator,
-        "orchestrator_wall_time_ratio": orchestrator / latency_s,
-        "monolith_wall_time_s": monolith_wall,
-        "monolith_wall_time_ratio": monolith_wall / latency_s,
-        "services_only_wall_time_s": floor,
+        "orchestrator_wall_time_s": median["orchestrator"],
+        "orchestrator_wall_time_ratio": median["orchestrator"] / latency_s,
+        "monolith_wall_time_s": median["monolith"],
+        "monolith_wall_time_ratio": median["monolith"] / latency_s,
+        "services_only_wall_time_s": median["services"],
+        "services_only_wall_time_ratio": median["services"] / latency_s,
         "sequential_sum_s": 4 * latency_s,
     }
-
-
-async def services_only(workdir: Path, repetitions: int, latency_s: float) -> float:
-    """The same four searches straight through PlatformServices, no agents: the floor the
-    orchestrator's wall time is to be read against (actor polling, normalising, storing)."""
-    from viraltracker_bot.platforms import facebook, tiktok, twitter, youtube
-
-    walls = []
-    async with ApifyFake(latency_s=latency_s) as fake:
-        settings = bench_settings(
-            workdir, "fanout-services", apify_token=fake.token, apify_api_base_url=fake.url
-        )
-        db = await open_database(settings.database_url)
-        services = PlatformServices(settings, db)
-        try:
-            for i in range(-1, repetitions):
-                topic = f"floor topic {i}"
-                queries = [
-                    twitter.search_query(topic),
-                    tiktok.search_query(topic, min_views=None),
-                    youtube.search_query(topic, min_views=None),
-                    facebook.search_query(topic),
-                ]
-                started = time.perf_counter()
-                await asyncio.gather(*(services.run(query) for query in queries))
-                if i >= 0:
-                    walls.append(time.perf_counter() - started)
-        finally:
-            await services.close()
-            await db.dispose()
-    return statistics.median(walls)
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -633,7 +643,7 @@ async def main(quick: bool) -> dict[str, Any]:
         workdir = Path(tmp)
         for architecture in ("orchestrator", "monolith"):
             await replay(architecture, queries, brain, workdir)
-        fan_out = await timed_fan_out(workdir, 1 if quick else 3)
+        fan_out = await timed_fan_out(workdir, 2 if quick else 5)
     table = per_kind(brain, queries)
     return {
         "queries": len(queries),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from adapters.console import ask_once, console_key, render_stats
@@ -43,16 +45,23 @@ async def test_stats_after_some_runs(settings: Settings) -> None:
     assert "twitter" in output and "search_twitter" in output and "100%" in output
 
 
-def test_ask_command_prints_the_reply_and_file_paths(settings: Settings, monkeypatch) -> None:
-    from viraltracker_bot.cli import app, main  # noqa: F401
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """The real CLI app, on the test's database and export dir, with no tokens."""
+    from viraltracker_bot.cli import app
     from viraltracker_bot.cli_commands import register
 
     monkeypatch.setenv("VIRALTRACKER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("VIRALTRACKER_EXPORT_DIR", str(settings.export_dir))
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("APIFY_TOKEN", raising=False)
+    for name in ("ANTHROPIC_API_KEY", "APIFY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     if not any(c.name == "ask" for c in app.registered_commands):
         register(app)
+    return app
+
+
+def test_ask_command_prints_the_reply_and_file_paths(cli: typer.Typer) -> None:
+    app = cli
     runner = CliRunner()
 
     first = runner.invoke(app, ["ask", "--session", "cli", "find viral bitcoin tweets"])
@@ -62,3 +71,13 @@ def test_ask_command_prints_the_reply_and_file_paths(settings: Settings, monkeyp
     assert "Twitter/X search 'bitcoin'" in first.output
     assert second.exit_code == 0, second.output
     assert "📎" in second.output and ".json" in second.output
+
+
+def test_chat_keeps_one_session_for_the_whole_run(cli: typer.Typer) -> None:
+    lines = "find viral bitcoin tweets\nexport those as markdown\nexit\n"
+
+    result = CliRunner().invoke(cli, ["chat"], input=lines)
+
+    assert result.exit_code == 0, result.output
+    assert "Twitter/X search 'bitcoin'" in result.output
+    assert "📎" in result.output and ".md" in result.output

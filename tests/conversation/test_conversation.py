@@ -153,6 +153,9 @@ async def test_model_http_errors_become_clear_replies(
     assert reply.error and words in reply.text
     assert "Nothing in this conversation was changed" in reply.text
     assert await stored(db, message("")) == before
+    async with db.sessions() as session:
+        outcomes = (await session.execute(select(AgentRunRow.outcome))).scalars().all()
+    assert f"model_http_{status}" in outcomes  # failed runs are recorded too
 
 
 async def test_malformed_tool_arguments_become_a_clear_reply(make_conversation) -> None:

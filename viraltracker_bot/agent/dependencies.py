@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from viraltracker_bot.storage.database import Database
 
 
+MAX_CACHED_ITEMS = 500
+"""Per platform: the session row is saved every turn, so it stays bounded (all posts are stored)."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -37,7 +41,12 @@ class CachedResult(BaseModel):
 
     @classmethod
     def from_search(cls, result: SearchResult) -> CachedResult:
-        return cls(query=result.query, posts=result.posts, ads=result.ads)
+        """The result as the session keeps it: the best MAX_CACHED_ITEMS, in the given order."""
+        return cls(
+            query=result.query,
+            posts=result.posts[:MAX_CACHED_ITEMS],
+            ads=result.ads[:MAX_CACHED_ITEMS],
+        )
 
     @property
     def count(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_ai import ModelRetry, RunContext, ToolOutput
@@ -59,10 +59,14 @@ def _handoff(entry: AgentEntry) -> ToolOutput[str]:
     )
 
 
+SpecialistName = Literal[tuple(registry.names())]  # type: ignore[valid-type]
+"""The catalog's names, so the model's schema offers exactly these."""
+
+
 class SpecialistTask(BaseModel):
     """One specialist's share of a multi-platform request."""
 
-    agent: str = Field(description=f"one of: {', '.join(registry.names())}")
+    agent: SpecialistName  # type: ignore[valid-type]
     request: str = Field(description="what this specialist should do, in full")
 
 
@@ -81,10 +85,7 @@ async def fan_out(
 ) -> str:
     """Run the specialists concurrently (wall time near the slowest, not the sum), then the
     analysis specialist on what they cached. A platform that fails is reported, not fatal."""
-    try:
-        entries = [registry.entry(t.agent) for t in tasks]
-    except KeyError as exc:
-        raise ModelRetry(str(exc.args[0])) from None
+    entries = [registry.entry(t.agent) for t in tasks]
     outcomes = await asyncio.gather(
         *(delegate(e, t.request, deps, usage) for e, t in zip(entries, tasks, strict=True)),
         return_exceptions=True,

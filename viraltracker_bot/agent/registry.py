@@ -41,7 +41,17 @@ CATALOG: tuple[AgentEntry, ...] = (
         agent=twitter_agent,
         progress="Asking the Twitter/X specialist…",
         platform=Platform.twitter,
-        words=("twitter", "tweets", "tweet", "tweeted", "x.com", "on x", "from x", "x/twitter"),
+        words=(
+            "twitter",
+            "tweets",
+            "tweet",
+            "tweeted",
+            "tweeting",
+            "x.com",
+            "on x",
+            "from x",
+            "x/twitter",
+        ),
         examples=("find viral bitcoin tweets from the last 48 hours", "analyze tweet #2"),
     ),
     AgentEntry(
@@ -51,7 +61,7 @@ CATALOG: tuple[AgentEntry, ...] = (
         agent=tiktok_agent,
         progress="Asking the TikTok specialist…",
         platform=Platform.tiktok,
-        words=("tiktok", "tiktoks", "tik tok", "tik-tok"),
+        words=("tiktok", "tiktoks", "tik tok", "tik-tok", "tiktoker", "tiktokers"),
         examples=("top 10 #productivity tiktoks this week",),
     ),
     AgentEntry(
@@ -60,7 +70,7 @@ CATALOG: tuple[AgentEntry, ...] = (
         agent=youtube_agent,
         progress="Asking the YouTube specialist…",
         platform=Platform.youtube,
-        words=("youtube", "yt", "youtube shorts", "shorts"),
+        words=("youtube", "yt", "youtube shorts", "shorts", "youtuber", "youtubers"),
         examples=("viral sourdough shorts on youtube",),
     ),
     AgentEntry(
