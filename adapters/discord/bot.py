@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from adapters.base import ConversationHandler
 from adapters.discord.commands import ViralCommands
+from adapters.discord.deliverer import DiscordDeliverer
 from adapters.discord.endpoints import point_discord_at, rest_client
 from adapters.discord.gate import Gate, GuardedCommandTree
 from adapters.discord.messages import ThreadMessages
@@ -21,6 +23,9 @@ from adapters.discord.sessions import ThreadSessions, refuse_in_place
 from adapters.discord.usage import usage_embed
 from viraltracker_bot.config import Settings
 from viraltracker_bot.storage.database import Database
+
+if TYPE_CHECKING:
+    from adapters.base import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +85,43 @@ class DiscordBot:
             self.client, self.gate, self.sessions, plain_text=settings.discord_message_content
         )
         self.client.event(messages.on_message)
+        self._connection: asyncio.Task[object] | None = None
+
+    async def login(self) -> None:
+        """REST login: from here on the client can post (digests), before the gateway is up."""
+        await self.client.login(bot_token(self.settings))
 
     async def start(self) -> None:
         """Log in and hold the gateway connection until closed (discord.py reconnects)."""
-        await self.client.start(bot_token(self.settings))
+        await self.login()
+        await self._connect()
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """After `login`: hold the gateway until `stop` is set (then take no new work).
+
+        A failure that discord.py gives up on (a bad token, a disallowed intent) is raised.
+        """
+        serving = asyncio.create_task(self._connect())
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if serving in done:
+                serving.result()
+        finally:
+            stopping.cancel()
+            self.gate.closing = True
 
     async def close(self, drain_s: float = DRAIN_S) -> None:
         """Stop taking new work, let answers in flight be posted, then disconnect."""
         self.gate.closing = True
         await self.sessions.drain(drain_s)
         await self.client.close()
+        if self._connection is not None:
+            await asyncio.gather(self._connection, return_exceptions=True)
+
+    async def _connect(self) -> None:
+        self._connection = asyncio.current_task()
+        await self.client.connect()
 
     async def wait_until_ready(self) -> None:
         await self.client.wait_until_ready()
@@ -119,37 +151,50 @@ class DiscordBot:
         await interaction.edit_original_response(embed=embed)
 
 
-async def run_discord(settings: Settings) -> None:
-    """`viraltracker-bot discord`: the core (database, services, conversation) plus the bot."""
+async def run_discord(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """`viraltracker-bot discord`: the core, the bot, and the digests of Discord channels.
+
+    Runs until SIGTERM/SIGINT (or `stop`): then due digests and answers in flight finish
+    first. Digests run here unless `VIRALTRACKER_DIGEST_POLL_S=0` (a separate runner).
+    """
+    from viraltracker_bot.digests.background import digests_in_background
     from viraltracker_bot.runtime import Runtime
 
     bot_token(settings)
-    discord.utils.setup_logging(level=logging.INFO)  # what `Client.run` would set up
+    if not logging.getLogger().handlers:  # what `Client.run` would do, unless configured already
+        discord.utils.setup_logging(level=logging.INFO)
     runtime = await Runtime.start(settings)
     bot = DiscordBot(runtime.conversation, runtime.db, settings)
     log.info("%s", settings.mode_banner())
-    stop = stop_on_signals()
-    serving = asyncio.create_task(bot.start())
-    stopping = asyncio.create_task(stop.wait())
     try:
-        done, _ = await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if serving in done:
-            serving.result()  # a login or gateway failure ends the command with its error
+        with stop_on_signals(stop) as stopping:
+            await bot.login()
+            deliverers: dict[str, Deliverer] = {"discord": DiscordDeliverer(bot.client)}
+            async with digests_in_background(settings, runtime.db, runtime.services, deliverers):
+                await bot.serve(stopping)
     finally:
-        stopping.cancel()
         await bot.close()
-        await asyncio.gather(serving, return_exceptions=True)
         await runtime.close()
 
 
-def stop_on_signals() -> asyncio.Event:
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event | None) -> Iterator[asyncio.Event]:
     """SIGTERM (a deploy) and SIGINT (Ctrl-C) stop the bot gracefully instead of mid-answer."""
+    if stop is not None:
+        yield stop
+        return
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    installed = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    return stop
+            installed.append(sig)
+    try:
+        yield stop
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 async def sync_commands(
