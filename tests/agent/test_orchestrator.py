@@ -39,7 +39,9 @@ async def test_routing_tools_come_from_the_catalog(make_deps) -> None:
     reply = await answer("hello there", make_deps(script.model))
 
     assert reply == "hello"
-    assert {f"handoff_to_{e.name}" for e in registry.CATALOG} | {"ask_specialists"} == offered
+    routing = {f"handoff_to_{e.name}" for e in registry.CATALOG} | {"ask_specialists"}
+    assert routing <= offered
+    assert offered - routing == {"schedule_digest", "list_digests", "remove_digest"}
 
 
 async def test_single_platform_answer_needs_one_orchestrator_request(make_deps) -> None:
@@ -70,6 +72,19 @@ async def test_an_explicit_platform_skips_the_orchestrator_model(make_deps) -> N
     assert script.count("orchestrator") == 0
     assert [r.agent for r in deps.run_log] == ["twitter"]
     assert script.prompts[0] == ("twitter", "top tweets about bitcoin")
+
+
+async def test_digest_requests_are_not_taken_for_searches(make_deps) -> None:
+    request = "every weekday at 9am post the top new TikToks about #ai here"
+    script = Script({"orchestrator": [call("schedule_digest", {"request": request})]})
+    deps = make_deps(script.model)  # no TikTok script: the specialist may not be asked
+
+    scheduled = await answer(request, deps)
+    paused = await answer("pause digest 1", deps)
+
+    assert scheduled.startswith("Scheduled digest #1")
+    assert "Paused digest #1" in paused
+    assert script.requests == [("orchestrator", 0)]  # pausing needed no model at all
 
 
 def test_pre_route_only_takes_plain_single_platform_requests() -> None:

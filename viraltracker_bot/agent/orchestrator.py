@@ -23,6 +23,7 @@ from viraltracker_bot.agent.models import new_agent
 from viraltracker_bot.agent.offline import OFFLINE_NOTE
 from viraltracker_bot.agent.registry import AgentEntry
 from viraltracker_bot.agent.runs import run_recorded
+from viraltracker_bot.digests.tools import DigestChat, digest_command, digest_outputs
 from viraltracker_bot.platforms.errors import PlatformError
 
 INSTRUCTIONS = f"""\
@@ -32,6 +33,8 @@ teams. You never search yourself: you hand each request to the right specialist.
 - Several platforms ("compare X on twitter and tiktok", "everywhere"): call ask_specialists once
   with one task per platform; set then_analyze when the user wants a comparison or insights.
 - Analysis of results already fetched: handoff_to_analysis.
+- Recurring posts ("every weekday at 9am post the top TikToks about X here"), listing or
+  removing them: schedule_digest, list_digests, remove_digest.
 - Greetings and questions about what you can do: answer in text, briefly.
 Restate the request fully for a specialist: it does not see this conversation's history, only
 its cached results. The specialists are:
@@ -130,6 +133,7 @@ orchestrator = new_agent(
     output_type=[
         *(_handoff(e) for e in registry.CATALOG),
         ToolOutput(ask_specialists, name="ask_specialists"),
+        *digest_outputs(),
         str,
     ],
 )
@@ -157,7 +161,12 @@ async def answer(
 ) -> str:
     """One message's answer: straight to the named specialist, or through the orchestrator."""
     usage = RunUsage()
-    entry = pre_route(prompt, deps.result_cache)
+    digest = digest_command(prompt)
+    if digest is not None and digest.action in ("pause", "resume"):
+        return await digest.run(DigestChat.from_deps(deps))  # nothing for a model to decide
+    # A digest request names platforms too ("post the top TikToks ..."): the orchestrator's
+    # digest tools take it, not the platform's specialist.
+    entry = None if digest is not None else pre_route(prompt, deps.result_cache)
     if entry is not None:
         return await delegate(entry, prompt, deps, usage)
     output: Any = await run_recorded(

@@ -133,4 +133,8 @@ def capabilities_text() -> str:
         "Follow-ups use the results of this conversation: “export those as CSV”, "
         "“now compare with TikTok”, “why did #3 do so well?”."
     )
+    lines.append(
+        "Digests post a search on a schedule: “every weekday at 9am post the top new TikToks "
+        "about #productivity here”, “list digests”, “pause digest 2”, “remove digest 2”."
+    )
     return "\n".join(lines)

@@ -11,8 +11,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from pydantic_ai import RunContext
+
+from viraltracker_bot.agent.dependencies import AgentDependencies
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import ChatPlatform
 from viraltracker_bot.digests import repository as repo
@@ -26,11 +29,6 @@ from viraltracker_bot.digests.schedule import (
 )
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.tables import ScheduleRow
-
-if TYPE_CHECKING:
-    from pydantic_ai import RunContext
-
-    from viraltracker_bot.agent.dependencies import AgentDependencies
 
 DEFAULT_TIMEZONE = "UTC"
 _NUMBER_AFTER_DIGEST = r"\bdigests?\s*(?:#|no\.?|number|id[:\s]*)?\s*(\d+)\b"
