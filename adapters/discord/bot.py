@@ -150,6 +150,24 @@ class DiscordBot:
         embed = await usage_embed(self.db, interaction.guild, guild_id)
         await interaction.edit_original_response(embed=embed)
 
+    async def digest(self, interaction: discord.Interaction, action: str, **fields: Any) -> None:
+        """`/viral digest ...`: digests of this server, posted to the channel (or thread's)."""
+        from viraltracker_bot.digests.tools import DigestChat, run_digest_action
+
+        await interaction.response.defer(thinking=True)
+        channel = interaction.channel
+        here = channel.parent_id if isinstance(channel, discord.Thread) else interaction.channel_id
+        chat = DigestChat(
+            self.db,
+            self.settings,
+            "discord",
+            str(interaction.guild_id or ""),
+            str(here),
+            user=str(interaction.user.id),
+        )
+        text = await run_digest_action(chat, action, **fields)
+        await interaction.edit_original_response(content=text[:1900], allowed_mentions=NO_MENTIONS)
+
 
 async def run_discord(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """`viraltracker-bot discord`: the core, the bot, and the digests of Discord channels.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
@@ -24,6 +24,10 @@ class ViralActions(Protocol):
 
     async def usage(self, interaction: discord.Interaction) -> None: ...
 
+    async def digest(
+        self, interaction: discord.Interaction, action: str, **fields: Any
+    ) -> None: ...
+
 
 class ViralCommands(app_commands.Group):
     """`/viral ask`, `/viral export`, `/viral usage`: thin shells that hand over to the actions."""
@@ -37,6 +41,7 @@ class ViralCommands(app_commands.Group):
             allowed_contexts=app_commands.AppCommandContext(guild=True),
         )
         self.actions = actions
+        self.add_command(DigestCommands(self))
 
     def _actions(self) -> ViralActions:
         if self.actions is None:
@@ -67,3 +72,38 @@ class ViralCommands(app_commands.Group):
     )
     async def usage(self, interaction: discord.Interaction) -> None:
         await self._actions().usage(interaction)
+
+
+class DigestCommands(app_commands.Group):
+    """`/viral digest add|list|remove`: a saved search posted to this channel on a schedule."""
+
+    def __init__(self, viral: ViralCommands) -> None:
+        super().__init__(name="digest", description="Scheduled digests posted to this channel")
+        self.viral = viral
+
+    @app_commands.command(name="add", description="Post a search here on a schedule")
+    @app_commands.describe(
+        schedule="When: 'every weekday at 9am', 'every monday at 10', or cron '0 9 * * 1-5'",
+        post="What: 'the top new TikToks about #productivity'",
+        timezone="IANA time zone, e.g. Europe/Berlin (default UTC)",
+    )
+    async def add(
+        self,
+        interaction: discord.Interaction,
+        schedule: app_commands.Range[str, 1, 200],
+        post: app_commands.Range[str, 1, QUERY_MAX_LENGTH],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        await self.viral._actions().digest(
+            interaction, "add", when=schedule, post=post, timezone=timezone
+        )
+
+    @app_commands.command(name="list", description="This server's digests and their next runs")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        await self.viral._actions().digest(interaction, "list")
+
+    @app_commands.command(name="remove", description="Stop a digest")
+    @app_commands.describe(schedule_id="The digest's number, from /viral digest list")
+    @app_commands.rename(schedule_id="id")
+    async def remove(self, interaction: discord.Interaction, schedule_id: int) -> None:
+        await self.viral._actions().digest(interaction, "remove", schedule_id=schedule_id)

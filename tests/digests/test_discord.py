@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from adapters.discord import DiscordDeliverer
+from adapters.discord import DiscordBot, DiscordDeliverer, sync_commands
 from tests.digests.conftest import Clock, TikTokFeed, with_settings
 from tests.fakes.discord import DiscordFake
 from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import Conversation
 from viraltracker_bot.digests import repository as repo
 from viraltracker_bot.digests.parsing import parse_query
 from viraltracker_bot.digests.runner import DigestRunner
@@ -71,3 +74,51 @@ async def test_a_digest_is_posted_to_a_discord_channel_with_its_files(
     assert text.index("creator_b") < text.index("creator_a")
     names = [a["filename"] for m in messages for a in m["attachments"]]
     assert any(n.endswith(".csv") for n in names) and any(n.endswith(".png") for n in names)
+
+
+async def test_viral_digest_add_list_and_remove(
+    db: Database,
+    services: PlatformServices,
+    discord: DiscordFake,
+    discord_settings: Settings,
+) -> None:
+    channel = digests_channel(discord)
+    guild = next(iter(discord.guilds))
+    await sync_commands(discord_settings, guild_id=None)
+    conversation = Conversation(discord_settings, db, services)
+    bot = DiscordBot(conversation, db, discord_settings, guild_ready_timeout=0.05)
+    running = asyncio.create_task(bot.start())
+
+    async def command(subcommand: str, options: dict[str, Any] | None = None) -> str:
+        interaction = await discord.slash("viral", subcommand, options, channel_id=channel)
+        answered = await discord.wait_for(
+            lambda: (discord.original_response(interaction) or {}).get("content")
+        )
+        return str(answered)
+
+    try:
+        await discord.wait_connected()
+        await asyncio.wait_for(bot.wait_until_ready(), 30)
+        added = await command(
+            "digest add",
+            {
+                "schedule": "every weekday at 9am",
+                "post": "the top 5 new TikToks about #productivity",
+                "timezone": "Europe/Berlin",
+            },
+        )
+        assert added.startswith("Scheduled digest #1: every weekday at 09:00 (Europe/Berlin)")
+        assert "top 5 new TikToks about #productivity here" in added
+        [row] = await repo.list_schedules(db)
+        assert (row.channel, row.workspace) == (f"discord:{channel}", str(guild))
+        assert row.created_by is not None and row.created_by.startswith("discord:")
+
+        listed = await command("digest list")
+        assert f"#1 every weekday at 09:00 (Europe/Berlin) in <#{channel}>" in listed
+
+        removed = await command("digest remove", {"id": 1})
+        assert "Removed digest #1" in removed
+        assert await repo.list_schedules(db) == []
+    finally:
+        await bot.close()
+        await asyncio.wait_for(running, 30)

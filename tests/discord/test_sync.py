@@ -31,7 +31,10 @@ async def test_global_sync_registers_viral_with_documented_options(
     assert viral["contexts"] == [0]  # guild only: sessions live in server threads
 
     subs = subcommands(payload)
-    assert set(subs) == {"ask", "export", "usage"}
+    assert set(subs) == {"ask", "export", "usage", "digest"}
+    digest = subs.pop("digest")  # a subcommand group (type 2): /viral digest add|list|remove
+    assert digest["type"] == 2
+    assert {o["name"] for o in digest["options"]} == {"add", "list", "remove"}
     assert all(s["type"] == SUBCOMMAND and s["description"] for s in subs.values())
 
     (query,) = subs["ask"]["options"]
@@ -54,6 +57,6 @@ async def test_guild_sync_registers_the_same_commands_in_one_server(
     await sync_commands(discord_settings, guild_id=guild_id)
 
     (call,) = fake.calls_to("PUT", rf"/guilds/{guild_id}/commands$")
-    assert subcommands(call.json).keys() == {"ask", "export", "usage"}
+    assert subcommands(call.json).keys() == {"ask", "export", "usage", "digest"}
     assert not fake.calls_to("PUT", rf"^/applications/{fake.application_id}/commands$")
     assert fake.guild_commands[guild_id][0]["guild_id"] == str(guild_id)

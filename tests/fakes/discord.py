@@ -787,6 +787,12 @@ class DiscordFake:
     ) -> list[dict[str, Any]]:
         """Options as Discord sends them, checked against the registered schema."""
         schema = command.get("options", [])
+        group, _, leaf = (subcommand or "").partition(" ")
+        if leaf:  # "digest add": a subcommand of a subcommand group (type 2)
+            grp = next((o for o in schema if o["name"] == group and o["type"] == 2), None)
+            if grp is None:
+                raise LookupError(f"/{command['name']} has no subcommand group {group}")
+            return [{"name": group, "type": 2, "options": self._typed_options(grp, leaf, values)}]
         if subcommand is not None:
             sub = next((o for o in schema if o["name"] == subcommand and o["type"] == 1), None)
             if sub is None:
