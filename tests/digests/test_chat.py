@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from pydantic import SecretStr
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Conversation, ConversationKey, IncomingMessage, Reply
@@ -78,3 +81,35 @@ async def test_pause_and_resume_by_talking(conversation: Conversation, db: Datab
     [row] = await repo.list_schedules(db)
     assert not row.enabled
     assert "Resumed digest #1; next run" in (await say(conversation, "resume digest 1")).text
+
+
+async def test_with_a_model_the_tool_takes_its_structured_arguments(
+    settings: Settings, db: Database
+) -> None:
+    """Free wording goes to the model, which fills the tool's cron, zone and query itself."""
+
+    def model_turn(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        assert "schedule_digest" in {t.name for t in info.output_tools}
+        args = {
+            "request": "a Monday roundup of viral YouTube videos about cooking, 8am Tokyo time",
+            "cron": "0 8 * * 1",
+            "timezone": "Asia/Tokyo",
+            "query": {"platforms": ["youtube"], "terms": ["cooking"], "min_views": 100_000},
+        }
+        return ModelResponse(parts=[ToolCallPart("schedule_digest", args, tool_call_id="t1")])
+
+    with_key = settings.model_copy(update={"anthropic_api_key": SecretStr("sk-test")})
+    services = PlatformServices(with_key, db)
+    conversation = Conversation(with_key, db, services, model=FunctionModel(model_turn))
+    try:
+        reply = await say(
+            conversation,
+            "Could you set up a Monday roundup of viral YouTube videos about cooking for us, "
+            "8 in the morning Tokyo time?",
+        )
+    finally:
+        await services.close()
+
+    assert reply.text.startswith("Scheduled digest #1: every Monday at 08:00 (Asia/Tokyo)")
+    [row] = await repo.list_schedules(db)
+    assert row.query["terms"] == ["cooking"] and row.query["min_views"] == 100_000
