@@ -171,6 +171,48 @@ class Settings(BaseSettings):
         30.0, ge=0, validation_alias=_env("VIRALTRACKER_DIGEST_POLL_S", "digest_poll_s")
     )
 
+    # --- reliability: the durable inbox, replicas -------------------------------------------
+    # A message is stored before Slack is told it arrived, then worked under a lease that the
+    # worker renews; when a process dies, another (or its restart) takes the message over once
+    # the lease runs out, or at once when it is the same replica restarting.
+    inbox_lease_s: float = Field(
+        60.0, gt=0, validation_alias=_env("VIRALTRACKER_INBOX_LEASE_S", "inbox_lease_s")
+    )
+    inbox_sweep_s: float = Field(
+        5.0, gt=0, validation_alias=_env("VIRALTRACKER_INBOX_SWEEP_S", "inbox_sweep_s")
+    )
+    inbox_max_attempts: int = Field(
+        3, ge=1, validation_alias=_env("VIRALTRACKER_INBOX_MAX_ATTEMPTS", "inbox_max_attempts")
+    )
+    # Which replica this is, stable across its restarts (unset: host name and PORT).
+    replica_id: str | None = Field(
+        None, validation_alias=_env("VIRALTRACKER_REPLICA_ID", "replica_id")
+    )
+
+    # --- limits and access (shared by every replica: counted in the database) ---------------
+    user_messages_per_minute: int = Field(
+        10,
+        ge=0,
+        validation_alias=_env("VIRALTRACKER_USER_MESSAGES_PER_MINUTE", "user_messages_per_minute"),
+    )
+    daily_actor_runs_per_workspace: int = Field(
+        200,
+        ge=0,
+        validation_alias=_env("VIRALTRACKER_DAILY_ACTOR_RUNS", "daily_actor_runs_per_workspace"),
+    )
+    daily_model_tokens_per_workspace: int = Field(
+        2_000_000,
+        ge=0,
+        validation_alias=_env(
+            "VIRALTRACKER_DAILY_MODEL_TOKENS", "daily_model_tokens_per_workspace"
+        ),
+    )
+    # Who may add, pause or remove digests from chat: user ids (`U0123`, `slack:U0123`,
+    # `discord:1234`). Empty: everyone may.
+    admin_users: CsvList = Field(
+        default_factory=list, validation_alias=_env("VIRALTRACKER_ADMIN_USERS", "admin_users")
+    )
+
     # --- HTTP --------------------------------------------------------------------------------
     port: int = Field(3000, validation_alias=_env("PORT", "port"))
 
@@ -180,6 +222,7 @@ class Settings(BaseSettings):
         "slack_allowed_users",
         "discord_allowed_guilds",
         "discord_allowed_channels",
+        "admin_users",
         mode="before",
     )
     @classmethod
