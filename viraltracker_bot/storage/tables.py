@@ -154,6 +154,11 @@ class ProcessedEventRow(Base):
     """A chat event (Slack channel+ts, Discord interaction id) claimed for exactly one answer."""
 
     __tablename__ = "processed_events"
+    __table_args__ = (
+        # The inbox: a conversation's messages in order, and the sweep for abandoned leases.
+        Index("ix_processed_events_conversation", "conversation_key", "created_at"),
+        Index("ix_processed_events_status_lease", "status", "lease_until"),
+    )
 
     event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
@@ -164,6 +169,16 @@ class ProcessedEventRow(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class UsageCounterRow(Base):
+    """A fixed-window counter (one person's messages this minute), shared by every replica."""
+
+    __tablename__ = "usage_counters"
+
+    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ScheduleRow(Base):
