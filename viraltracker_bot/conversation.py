@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -129,6 +130,7 @@ class Conversation:
             save_turn,
         )
 
+        progress = _never_failing(progress)
         cache, history = await load_turn_state(self.db, key)
         deps = AgentDependencies.for_message(
             self.settings,
@@ -150,3 +152,15 @@ class Conversation:
             reply = failure_reply(exc, self.settings)
         await record_runs(self.db, deps.run_log, key, message.key.workspace)
         return reply
+
+
+def _never_failing(progress: Progress) -> Progress:
+    """A status line that cannot be shown (a chat API hiccup) must not fail the answer."""
+
+    async def show(status: str) -> None:
+        try:
+            await progress(status)
+        except Exception:
+            logging.getLogger(__name__).warning("progress update failed", exc_info=True)
+
+    return show

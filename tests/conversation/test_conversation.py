@@ -222,3 +222,14 @@ async def test_every_agent_run_is_recorded(make_conversation, db) -> None:
     assert by_agent["orchestrator"].tools == ["handoff_to_twitter"]
     assert all(r.outcome == "ok" and r.duration_ms > 0 for r in rows)
     assert all(r.conversation_key == "slack:T1:C1:t1" for r in rows)
+
+
+async def test_a_failing_progress_display_does_not_fail_the_answer(make_conversation) -> None:
+    async def broken(_status: str) -> None:
+        raise ConnectionError("chat API is down")
+
+    reply = await make_conversation(Script(SEARCH).model).handle(
+        message("top tweets about bitcoin"), broken
+    )
+
+    assert not reply.error and "Twitter/X search 'bitcoin'" in reply.text

@@ -153,8 +153,8 @@ def failure_reply(exc: Exception, settings: Settings) -> Reply:
         text = f"The AI model returned an error (HTTP {exc.status_code}). Please try again."
     elif isinstance(exc, UnexpectedModelBehavior):
         text = (
-            "The AI model answered in a way I could not use (it kept calling a tool with "
-            "invalid arguments). Please rephrase the request."
+            "The AI model kept answering in a way I could not use (for example, calling a "
+            "tool with invalid arguments). Please rephrase the request."
         )
     elif isinstance(exc, ModelAPIError):
         text = "I could not reach the AI model. Please try again in a minute."
