@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from viraltracker_bot.digests.parsing import (
     number,
@@ -11,6 +13,7 @@ from viraltracker_bot.digests.parsing import (
     parse_request,
     parse_timezone,
 )
+from viraltracker_bot.digests.tools import digest_command
 from viraltracker_bot.platforms.models import Platform
 
 
@@ -98,3 +101,13 @@ def test_time_zones_and_numbers() -> None:
         2_000_000,
         7,
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_is_read_without_crashing(text: str) -> None:
+    request = parse_request(text)
+    assert request.query is not None or request.problem
+    if request.cron is not None:
+        assert len(request.cron.cron.split()) == 5
+    digest_command(text)
