@@ -139,10 +139,18 @@ async def render_stats(settings: Settings) -> RenderableType:
 # --- typer commands (mounted by viraltracker_bot/cli_commands.py) -------------------------------
 
 
+def _own_the_terminal() -> None:
+    """The terminal is the product's: no library banners between the user and the answers."""
+    import pydantic_ai
+
+    pydantic_ai.BANNER_ENABLED = False
+
+
 def chat(session: SessionOpt = None) -> None:
     """Chat in the terminal: search, analyse and export, with follow-ups."""
     from viraltracker_bot.cli import run
 
+    _own_the_terminal()
     run(chat_loop(Settings(), session))
 
 
@@ -153,6 +161,7 @@ def ask(
     """Ask one question; prints the reply and the paths of attached files."""
     from viraltracker_bot.cli import run
 
+    _own_the_terminal()
     settings = Settings()
     err.print(settings.mode_banner(), style="dim", highlight=False)
     reply = run(ask_once(settings, text, session))
