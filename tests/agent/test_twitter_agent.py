@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from tests.agent.support import Script, call, echo
+from tests.agent.support import Script, call, echo, turn_results
 from tests.fakes.apify import ApifyFake
 from viraltracker_bot.agent.agents.twitter_agent import twitter_agent
 
@@ -93,9 +93,22 @@ async def test_analyze_tweet_without_results_asks_the_model_to_search_first(make
 
     await twitter_agent.run("analyze tweet 1", deps=deps)
 
-    retry = script.requests[-1]
-    assert retry == ("twitter", 1)
-    assert deps.files == []
+    last_turn = script.requests[-1]
+    assert last_turn == ("twitter", 1)  # the model was asked again, told why
+    assert deps.result_cache.last_twitter_query is None and deps.files == []
+
+
+async def test_a_retry_tells_the_model_what_to_do(make_deps) -> None:
+    seen: list[str] = []
+
+    def read(messages, info):
+        seen.extend(str(r.content) for r in turn_results(messages))
+        return echo()(messages, info)
+
+    script = Script({"twitter": [call("analyze_tweet", {"index": 1}), read]})
+    await twitter_agent.run("analyze tweet 1", deps=make_deps(script.model))
+
+    assert any("no Twitter/X results" in s and "search first" in s for s in seen)
 
 
 async def test_export_tweets_writes_a_csv_with_the_cached_posts(make_deps) -> None:
