@@ -13,12 +13,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from pydantic_ai.models import Model
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from viraltracker_bot.config import Settings
     from viraltracker_bot.platforms.service import PlatformServices
     from viraltracker_bot.storage.database import Database
 
 ChatPlatform = Literal["slack", "discord", "console"]
+
+log = logging.getLogger(__name__)
 
 
 class ConversationKey(BaseModel):
@@ -43,6 +46,11 @@ class IncomingMessage(BaseModel):
     user: str
     text: str
     event_id: str | None = Field(None, description="the platform's id, for exactly-once replies")
+    lease_owner: str | None = Field(
+        None,
+        description="the inbox lease this message is worked under: its answer is saved (and "
+        "the message marked answered) only while that lease is still held",
+    )
 
 
 class Reply(BaseModel):
@@ -81,11 +89,13 @@ class Conversation:
         model: Model | None = None,
     ) -> None:
         from viraltracker_bot.agent.models import build_model
+        from viraltracker_bot.limits import Limits
 
         self.settings = settings
         self.db = db
         self.services = services
         self.model = model or build_model(settings)
+        self.limits = Limits(settings, db)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def _lock(self, key: str) -> asyncio.Lock:
@@ -113,6 +123,13 @@ class Conversation:
                 f"{self.settings.max_message_chars:,}. Please shorten it.",
                 error=True,
             )
+        try:
+            refusal = await self.limits.check(message)
+        except Exception:  # a guard, not a gate: the turn itself reports a database outage
+            log.warning("could not check the limits of %s", message.key.as_string(), exc_info=True)
+            refusal = None
+        if refusal is not None:
+            return refusal
         key = message.key.as_string()
         lock = self._lock(key)
         async with lock:
@@ -129,6 +146,7 @@ class Conversation:
             record_runs,
             save_turn,
         )
+        from viraltracker_bot.storage.inbox import LeaseLost
 
         progress = _never_failing(progress)
         cache, history = await load_turn_state(self.db, key)
@@ -144,14 +162,53 @@ class Conversation:
         )
         try:
             output = await answer(text, deps, history)
-            await save_turn(
-                self.db, self.settings, message.key, deps.result_cache, history, text, output
-            )
             reply = Reply(text=output, files=list(deps.files))
+            await save_turn(
+                self.db,
+                self.settings,
+                message.key,
+                deps.result_cache,
+                history,
+                text,
+                output,
+                also=self._mark_answered(message, reply),
+            )
+        except LeaseLost:  # another process answers it; what this run spent still counts
+            await record_runs(self.db, deps.run_log, key, message.key.workspace)
+            raise
         except Exception as exc:
             reply = failure_reply(exc, self.settings)
         await record_runs(self.db, deps.run_log, key, message.key.workspace)
         return reply
+
+    def _mark_answered(
+        self, message: IncomingMessage, reply: Reply
+    ) -> Callable[[AsyncSession], Awaitable[None]] | None:
+        """For a message from the durable inbox: mark it answered in the session's transaction.
+
+        The answer and the session become durable together, so a process taking the message
+        over after a crash delivers this answer instead of running the turn a second time.
+        """
+        from viraltracker_bot.storage.inbox import LeaseLost, advance
+
+        if message.event_id is None or message.lease_owner is None:
+            return None
+        event_id, owner = message.event_id, message.lease_owner
+
+        async def mark(session: AsyncSession) -> None:
+            held = await advance(
+                session,
+                event_id,
+                owner,
+                to="answered",
+                expect=("working",),
+                lease_s=self.settings.inbox_lease_s,
+                payload={"reply": reply.model_dump(mode="json")},
+            )
+            if not held:
+                raise LeaseLost(event_id)
+
+        return mark
 
 
 def _never_failing(progress: Progress) -> Progress:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import ValidationError
 from pydantic_ai.exceptions import (
@@ -20,6 +20,7 @@ from pydantic_ai.messages import (
     TextPart,
     UserPromptPart,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.agent.dependencies import AgentRunRecord, ResultCache
 from viraltracker_bot.config import Settings
@@ -81,8 +82,14 @@ async def save_turn(
     history: Sequence[ModelMessage],
     prompt: str,
     answer: str,
+    *,
+    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> None:
-    """Store the cache and the bounded history in one transaction."""
+    """Store the cache and the bounded history in one transaction.
+
+    `also` runs in that transaction (the inbox marks the message answered there), and an
+    error it raises leaves the session as it was.
+    """
     from viraltracker_bot.storage.sessions import save_session
 
     messages = next_history(history, prompt, answer, settings.session_history_messages)
@@ -94,6 +101,8 @@ async def save_turn(
             cache.model_dump(mode="json"),
             ModelMessagesTypeAdapter.dump_python(messages, mode="json"),
         )
+        if also is not None:
+            await also(session)
 
 
 async def record_runs(

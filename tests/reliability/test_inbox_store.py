@@ -1,0 +1,88 @@
+"""The durable inbox's rules on the database: stored once, one worker, in order, taken over."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from viraltracker_bot.storage import inbox
+from viraltracker_bot.storage.database import Database
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+async def _store(db: Database, event_id: str, key: str, at: datetime, owner: str = "a/1") -> bool:
+    return await inbox.record(
+        db, event_id, "slack", key, {"text": event_id}, owner=owner, lease_s=60, at=at
+    )
+
+
+async def test_a_message_is_stored_once_and_claimed_by_one_worker(db: Database) -> None:
+    assert await _store(db, "C1:1", "k1", T0)
+    assert not await _store(db, "C1:1", "k1", T0, owner="b/1")  # a retry of the same event
+    claims = await asyncio.gather(
+        inbox.claim(db, "C1:1", "a/1", 60), inbox.claim(db, "C1:1", "b/1", 60)
+    )
+    [item] = [c for c in claims if c is not None]
+    assert item.lease_owner == "a/1"  # the process that stored it holds it first
+    assert item.status == "working" and item.attempts == 1
+    assert item.payload["text"] == "C1:1"
+
+
+async def test_messages_of_one_conversation_go_one_at_a_time_in_order(db: Database) -> None:
+    await _store(db, "C1:2", "k1", T0 + timedelta(seconds=2))
+    await _store(db, "C1:1", "k1", T0 + timedelta(seconds=1))  # written first, arrived second
+    await _store(db, "C2:1", "k2", T0 + timedelta(seconds=3))
+    assert await inbox.claim(db, "C1:2", "a/1", 60) is None  # C1:1 goes first
+    assert await inbox.claim(db, "C2:1", "a/1", 60) is not None  # other threads run meanwhile
+    assert await inbox.claim(db, "C1:1", "a/1", 60) is not None
+    assert await inbox.claim(db, "C1:2", "a/1", 60) is None  # C1:1 is still being worked on
+    assert await inbox.advance_now(db, "C1:1", "a/1", to="done", expect=("working",), lease_s=60)
+    assert await inbox.claim(db, "C1:2", "a/1", 60) is not None
+
+
+async def test_a_lapsed_lease_is_taken_over_and_the_old_owner_is_fenced_off(
+    db: Database,
+) -> None:
+    await _store(db, "C1:1", "k1", T0)
+    assert await inbox.claim(db, "C1:1", "a/1", 0.05) is not None
+    assert await inbox.claim(db, "C1:1", "b/1", 60) is None  # still held
+    await asyncio.sleep(0.1)
+    assert await inbox.abandoned(db, "b/1", ("slack",)) == ["C1:1"]
+    taken = await inbox.claim(db, "C1:1", "b/1", 60)
+    assert taken is not None and taken.attempts == 2
+    # The first owner wakes up: it can neither mark it answered nor keep its lease.
+    assert not await inbox.advance_now(
+        db, "C1:1", "a/1", to="answered", expect=("working",), lease_s=60
+    )
+    assert await inbox.renew(db, "a/1", ["C1:1"], 60) == set()
+    assert await inbox.renew(db, "b/1", ["C1:1"], 60) == {"C1:1"}
+
+
+async def test_a_restarted_replica_takes_its_own_work_back_at_once(db: Database) -> None:
+    await _store(db, "C1:1", "k1", T0, owner="web-1/aaaa")
+    assert await inbox.claim(db, "C1:1", "web-2/bbbb", 60, replica_prefix="web-2/") is None
+    assert await inbox.abandoned(db, "web-1/cccc", ("slack",), replica_prefix="web-1/") == ["C1:1"]
+    item = await inbox.claim(db, "C1:1", "web-1/cccc", 60, replica_prefix="web-1/")
+    assert item is not None and item.lease_owner == "web-1/cccc"
+
+
+async def test_released_work_counts_a_new_attempt_and_done_work_is_never_claimed(
+    db: Database,
+) -> None:
+    await _store(db, "C1:1", "k1", T0)
+    await inbox.claim(db, "C1:1", "a/1", 60)
+    await inbox.release(db, "a/1", ["C1:1"])
+    assert await inbox.abandoned(db, "a/1", ("slack",)) == ["C1:1"]
+    again = await inbox.claim(db, "C1:1", "a/1", 60)
+    assert again is not None and again.attempts == 2
+    assert await inbox.advance_now(
+        db, "C1:1", "a/1", to="answered", expect=("working",), lease_s=60, payload={"r": 1}
+    )
+    assert await inbox.advance_now(
+        db, "C1:1", "a/1", to="done", expect=("answered", "delivering"), lease_s=60
+    )
+    assert await inbox.claim(db, "C1:1", "a/1", 60) is None
+    assert await inbox.abandoned(db, "b/1", ("slack",)) == []
+    assert await inbox.undone_count(db) == 0
+    assert await inbox.stage_of(db, "C1:1") == ("done", "a/1")

@@ -1,0 +1,275 @@
+"""Working the durable inbox in one process: its own messages at once, abandoned ones on sweeps.
+
+Adapters store each message (`storage.inbox.record`) before they acknowledge it, then `submit`
+it here. The worker claims it when it is its conversation's turn, keeps the lease alive while
+the adapter's `Processor` answers and delivers it, and retries messages that had to wait for an
+earlier one of their conversation. A sweep (at start, then every `inbox_sweep_s`) takes over
+messages whose process died: their lease ran out, or they belong to this replica's previous
+life (same `replica_id`, so a restarted process picks up its own work without waiting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from viraltracker_bot.config import Settings
+from viraltracker_bot.storage import inbox
+from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.inbox import InboxItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Lease:
+    """What a processor holds while it works on one message."""
+
+    item: InboxItem
+    owner: str
+    lease_s: float
+
+    @property
+    def event_id(self) -> str:
+        return self.item.event_id
+
+
+Processor = Callable[[Lease], Awaitable[None]]
+"""Answers and delivers one claimed message, advancing its stage; raising leaves it for a retry."""
+
+GiveUp = Callable[[Lease], Awaitable[None]]
+"""Tells the person a message could not be answered after too many attempts."""
+
+
+def replica_name(settings: Settings) -> str | None:
+    """This replica's stable name, or None when it has none (port 0: any free port, tests)."""
+    if settings.replica_id:
+        return settings.replica_id[:48]
+    if settings.port:
+        return f"{socket.gethostname()[:40]}:{settings.port}"
+    return None
+
+
+@dataclass
+class _Source:
+    process: Processor
+    give_up: GiveUp | None
+
+
+@dataclass
+class InboxWorker:
+    """The inbox of one process for some sources (`slack`, `discord`)."""
+
+    db: Database
+    settings: Settings
+    max_concurrent: int = 64
+    replica: str | None = None
+    owner: str = ""
+    _sources: dict[str, _Source] = field(default_factory=dict)
+    _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _waiting: set[str] = field(default_factory=set)
+    _held: set[str] = field(default_factory=set)
+    _loops: list[asyncio.Task[None]] = field(default_factory=list)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _slots: asyncio.Semaphore | None = None
+    closing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.replica is None:
+            self.replica = replica_name(self.settings)
+        boot = secrets.token_hex(4)
+        self.owner = f"{self.replica}/{boot}" if self.replica else f"~{boot}"
+        self._slots = asyncio.Semaphore(self.max_concurrent)
+
+    @property
+    def lease_s(self) -> float:
+        return self.settings.inbox_lease_s
+
+    @property
+    def replica_prefix(self) -> str | None:
+        """Leases of this replica's earlier lives start with this; they are dead by definition."""
+        return f"{self.replica}/" if self.replica else None
+
+    def handle(self, source: str, process: Processor, give_up: GiveUp | None = None) -> None:
+        """Let `process` answer this source's messages (call before `start`)."""
+        self._sources[source] = _Source(process, give_up)
+
+    # --- taking messages ------------------------------------------------------------------------
+
+    async def record(
+        self,
+        event_id: str,
+        source: str,
+        conversation_key: str | None,
+        payload: dict[str, Any],
+        *,
+        at: datetime | None = None,
+    ) -> bool:
+        """Store a message before it is acknowledged; False when it was stored already."""
+        return await inbox.record(
+            self.db,
+            event_id,
+            source,
+            conversation_key,
+            payload,
+            owner=self.owner,
+            lease_s=self.lease_s,
+            at=at,
+        )
+
+    def submit(self, event_id: str) -> None:
+        """Work on a stored message now (if it is its conversation's turn; else when it is)."""
+        if self.closing or event_id in self._running:
+            return
+        self._waiting.discard(event_id)
+        task = asyncio.create_task(self._run(event_id), name=f"inbox:{event_id}")
+        self._running[event_id] = task
+        task.add_done_callback(lambda _t: self._finished(event_id))
+
+    def _finished(self, event_id: str) -> None:
+        self._running.pop(event_id, None)
+        if self._waiting:
+            self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    async def _run(self, event_id: str) -> None:
+        assert self._slots is not None
+        async with self._slots:
+            try:
+                claimed = await inbox.claim(
+                    self.db, event_id, self.owner, self.lease_s, replica_prefix=self.replica_prefix
+                )
+            except Exception:
+                log.warning("inbox: could not claim %s; retrying", event_id, exc_info=True)
+                self._waiting.add(event_id)
+                return
+            if claimed is None:
+                await self._not_claimed(event_id)
+                return
+            await self._work(claimed)
+
+    async def _not_claimed(self, event_id: str) -> None:
+        """Still ours and unfinished: an earlier message of its conversation goes first."""
+        stage = await inbox.stage_of(self.db, event_id)
+        if stage is not None and stage[0] in inbox.UNDONE and stage[1] == self.owner:
+            self._waiting.add(event_id)
+
+    async def _work(self, item: InboxItem) -> None:
+        source = self._sources.get(item.source)
+        if source is None:
+            log.error("inbox: no processor for %s (%s)", item.source, item.event_id)
+            return
+        lease = Lease(item=item, owner=self.owner, lease_s=self.lease_s)
+        self._held.add(item.event_id)
+        try:
+            if item.attempts > self.settings.inbox_max_attempts and source.give_up is not None:
+                log.error(
+                    "inbox: giving up on %s after %d attempts", item.event_id, item.attempts - 1
+                )
+                await source.give_up(lease)
+            else:
+                await source.process(lease)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("inbox: processing %s failed; it will be retried", item.event_id)
+            await self._release([item.event_id])
+        finally:
+            self._held.discard(item.event_id)
+
+    # --- keeping leases, retrying, sweeping -------------------------------------------------
+
+    async def start(self) -> InboxWorker:
+        """Take over what earlier lives of this replica left, then keep leases and sweep."""
+        self._loops = [
+            asyncio.create_task(self._heartbeat(), name="inbox:heartbeat"),
+            asyncio.create_task(self._sweeper(), name="inbox:sweep"),
+            asyncio.create_task(self._retrier(), name="inbox:retry"),
+        ]
+        return self
+
+    async def sweep(self) -> int:
+        """Submit the messages nobody live is holding; returns how many were taken on."""
+        if self.closing or not self._sources:
+            return 0
+        ids = await inbox.abandoned(
+            self.db,
+            self.owner,
+            tuple(self._sources),
+            replica_prefix=self.replica_prefix,
+            limit=max(1, self.max_concurrent),
+        )
+        fresh = [i for i in ids if i not in self._running]
+        for event_id in fresh:
+            self.submit(event_id)
+        if fresh:
+            log.info("inbox: took over %d unfinished message(s)", len(fresh))
+        return len(fresh)
+
+    async def _sweeper(self) -> None:
+        while not self.closing:
+            try:
+                await self.sweep()
+            except Exception:
+                log.warning("inbox: sweep failed", exc_info=True)
+            await asyncio.sleep(self.settings.inbox_sweep_s)
+
+    async def _retrier(self) -> None:
+        """Messages that waited for an earlier one: retried when a turn ends, or every second."""
+        tick = min(1.0, self.settings.inbox_sweep_s)
+        while not self.closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick)
+            self._wake.clear()
+            for event_id in list(self._waiting):
+                self.submit(event_id)
+
+    async def _heartbeat(self) -> None:
+        """Renew every lease this process holds (and its reservations); stop work on lost ones."""
+        interval = self.lease_s / 3
+        while not self.closing:
+            await asyncio.sleep(interval)
+            ids = sorted(self._held | self._waiting)
+            try:
+                kept = await inbox.renew(self.db, self.owner, ids, self.lease_s)
+            except Exception:
+                log.warning("inbox: could not renew %d lease(s)", len(ids), exc_info=True)
+                continue
+            for lost in set(ids) - kept:
+                self._waiting.discard(lost)
+                task = self._running.get(lost)
+                if lost in self._held and task is not None:
+                    log.warning("inbox: lost the lease on %s; another process has it", lost)
+                    task.cancel()
+
+    async def stop(self, drain_s: float = 30.0) -> None:
+        """Take nothing new, let work in flight finish, and hand back what did not."""
+        self.closing = True
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        pending = list(self._running.values())
+        if pending:
+            await asyncio.wait(pending, timeout=drain_s)
+        left = [t for t in self._running.values() if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+        await self._release(sorted(self._held | self._waiting))
+
+    async def _release(self, event_ids: list[str]) -> None:
+        try:
+            await inbox.release(self.db, self.owner, event_ids)
+        except Exception:
+            log.warning("inbox: could not release %d lease(s)", len(event_ids), exc_info=True)

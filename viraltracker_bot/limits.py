@@ -1,0 +1,123 @@
+"""Limits that span messages and replicas: a person's message rate, a workspace's daily budget.
+
+Both are counted in the database, so every replica enforces the same numbers. A person may send
+`user_messages_per_minute` messages per calendar minute; a workspace (Slack team, Discord guild)
+may spend `daily_actor_runs_per_workspace` actor runs and `daily_model_tokens_per_workspace`
+model tokens per UTC day, read from `agent_runs`. A message is refused before any work once a
+budget is spent, so a day can overshoot by at most one message's own limits. Zero turns a limit
+off; terminal sessions (the operator's own) are never limited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+
+from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import IncomingMessage, Reply
+from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.dialects import upsert_insert
+from viraltracker_bot.storage.tables import AgentRunRow, UsageCounterRow
+
+log = logging.getLogger(__name__)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def count_in_window(db: Database, scope: str, window_start: datetime) -> int:
+    """Add one to a fixed-window counter and return the new count (atomic across replicas)."""
+    table = UsageCounterRow.__table__
+    async with db.transaction() as session:
+        ins = upsert_insert(session, table).values(scope=scope, window_start=window_start, count=1)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["scope", "window_start"], set_={"count": table.c.count + 1}
+        ).returning(table.c.count)
+        count = int((await session.execute(stmt)).scalar_one())
+        await session.execute(
+            delete(table).where(table.c.scope == scope, table.c.window_start < window_start)
+        )
+    return count
+
+
+async def spent_today(db: Database, workspace: str, now: datetime) -> tuple[int, int]:
+    """(actor runs, model tokens) a workspace's agent runs used since midnight UTC."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    stmt = select(
+        func.coalesce(func.sum(AgentRunRow.actor_runs), 0),
+        func.coalesce(func.sum(AgentRunRow.input_tokens + AgentRunRow.output_tokens), 0),
+    ).where(AgentRunRow.workspace == workspace, AgentRunRow.started_at >= midnight)
+    async with db.sessions() as session:
+        runs, tokens = (await session.execute(stmt)).one()
+    return int(runs), int(tokens)
+
+
+def _until_midnight(now: datetime) -> str:
+    tomorrow = (now.astimezone(UTC) + timedelta(days=1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    minutes = max(1, int((tomorrow - now).total_seconds() // 60))
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+class Limits:
+    """Checks a message against the shared limits before the core spends anything on it."""
+
+    def __init__(
+        self, settings: Settings, db: Database, *, clock: Callable[[], datetime] = _utcnow
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+
+    async def check(self, message: IncomingMessage) -> Reply | None:
+        """A clear refusal when a limit is reached, else None (and the message is counted)."""
+        if message.key.platform == "console":
+            return None
+        now = self.clock()
+        return await self._budget(message, now) or await self._rate(message, now)
+
+    async def _rate(self, message: IncomingMessage, now: datetime) -> Reply | None:
+        limit = self.settings.user_messages_per_minute
+        if limit <= 0:
+            return None
+        key = message.key
+        scope = f"messages:{key.platform}:{key.workspace}:{message.user}"
+        window = now.astimezone(UTC).replace(second=0, microsecond=0)
+        count = await count_in_window(self.db, scope, window)
+        if count <= limit:
+            return None
+        wait_s = max(1, 60 - now.second)
+        return Reply(
+            text=(
+                f"⚠️ You've sent more than {limit} messages this minute, which is as many as I "
+                f"take from one person. Please wait about {wait_s} seconds and ask again."
+            ),
+            error=True,
+        )
+
+    async def _budget(self, message: IncomingMessage, now: datetime) -> Reply | None:
+        runs_cap = self.settings.daily_actor_runs_per_workspace
+        tokens_cap = self.settings.daily_model_tokens_per_workspace
+        workspace = message.key.workspace
+        if not workspace or (runs_cap <= 0 and tokens_cap <= 0):
+            return None
+        runs, tokens = await spent_today(self.db, workspace, now)
+        if runs_cap > 0 and runs >= runs_cap:
+            spent = f"today's {runs_cap:,} scraper runs"
+        elif tokens_cap > 0 and tokens >= tokens_cap:
+            spent = f"today's {tokens_cap:,} AI model tokens"
+        else:
+            return None
+        return Reply(
+            text=(
+                f"⚠️ This workspace has used {spent}, its daily budget. It resets at midnight "
+                f"UTC (in {_until_midnight(now)}). The bot's operator can raise the budget."
+            ),
+            error=True,
+        )
