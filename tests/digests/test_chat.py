@@ -113,3 +113,32 @@ async def test_with_a_model_the_tool_takes_its_structured_arguments(
     assert reply.text.startswith("Scheduled digest #1: every Monday at 08:00 (Asia/Tokyo)")
     [row] = await repo.list_schedules(db)
     assert row.query["terms"] == ["cooking"] and row.query["min_views"] == 100_000
+
+
+async def test_only_admins_change_digests_when_admins_are_configured(
+    settings: Settings, db: Database
+) -> None:
+    admins_only = settings.model_copy(update={"admin_users": ["slack:U42"]})
+    services = PlatformServices(admins_only, db)
+    conversation = Conversation(admins_only, db, services)
+    request = "every day at 9am post the top TikToks about #productivity here"
+    try:
+        stranger = await conversation.handle(
+            IncomingMessage(key=SLACK_THREAD, user="U7", text=request)
+        )
+        assert "Only the bot's admins" in stranger.text
+        assert await repo.list_schedules(db) == []
+        assert "Scheduled digest #1" in (await say(conversation, request)).text  # U42
+        for attempt in ("pause digest 1", "remove digest 1"):
+            reply = await conversation.handle(
+                IncomingMessage(key=SLACK_THREAD, user="U7", text=attempt)
+            )
+            assert "Only the bot's admins" in reply.text
+        listing = await conversation.handle(
+            IncomingMessage(key=SLACK_THREAD, user="U7", text="list digests")
+        )
+        assert "#1 every day at 09:00" in listing.text
+    finally:
+        await services.close()
+    [row] = await repo.list_schedules(db)
+    assert row.enabled

@@ -72,15 +72,19 @@ class DigestChat:
 
 
 def can_manage(chat: DigestChat) -> bool:
-    """Whether this person may add or remove digests here.
+    """Whether this person may add, pause or remove digests: VIRALTRACKER_ADMIN_USERS, if set.
 
-    Everyone may today; admin-only schedule management (configurable admins) plugs in here.
+    Admins are named by user id (`U0123`) or with their platform (`slack:U0123`). Listing is
+    open to everyone; a digest posts to a whole channel, so changing one is not.
     """
-    return True
+    admins = set(chat.settings.admin_users)
+    if not admins:
+        return True
+    return chat.user is not None and bool({chat.user, chat.created_by} & admins)
 
 
 def _refusal() -> str:
-    return "Only the bot's admins can add or remove digests here."
+    return "Only the bot's admins can add, pause or remove digests (ask one of them)."
 
 
 async def schedule_digest(
