@@ -10,6 +10,7 @@ from pydantic_ai.capabilities.select_model import SelectModel
 from pydantic_ai.models import Model, ModelSelectionContext, infer_model
 
 from viraltracker_bot.agent.dependencies import AgentDependencies
+from viraltracker_bot.agent.untrusted import UNTRUSTED_RULE
 from viraltracker_bot.config import Settings
 
 
@@ -54,7 +55,7 @@ def new_agent(
         None,
         name=name,
         deps_type=AgentDependencies,
-        instructions=[instructions, _cache_summary],
+        instructions=[instructions, UNTRUSTED_RULE, _cache_summary],
         output_type=output_type,
         tools=tools,
         retries=retries,

@@ -9,6 +9,7 @@ from pydantic_ai import ModelRetry, RunContext
 from sqlalchemy import select
 
 from viraltracker_bot.agent.dependencies import AgentDependencies, CachedResult
+from viraltracker_bot.agent.untrusted import quoted
 from viraltracker_bot.analysis.metrics import (
     author_outlier_score,
     score_posts,
@@ -71,7 +72,7 @@ def post_line(rank: int, post: Post) -> str:
         figures.append(f"{format_percent(post.engagement_rate)} engagement")
     when = f", {post.posted_at:%Y-%m-%d}" if post.posted_at else ""
     link = f" {post.url}" if post.url else ""
-    return f'{rank}. {who}: {", ".join(figures)}{when}. "{short_text(post.text, 100)}"{link}'
+    return f"{rank}. {who}: {', '.join(figures)}{when}. {quoted(post.text, 100)}{link}"
 
 
 def ad_line(rank: int, ad: Ad) -> str:
@@ -86,7 +87,7 @@ def ad_line(rank: int, ad: Ad) -> str:
     more = f" ({'; '.join(extras)})" if extras else ""
     link = f" {ad.url}" if ad.url else ""
     page = ad.page_name or "unknown page"
-    return f'{rank}. {page}: {days}, {state}{more}. "{short_text(ad.creative_text, 100)}"{link}'
+    return f"{rank}. {page}: {days}, {state}{more}. {quoted(ad.creative_text, 100)}{link}"
 
 
 def _range(lower: int | None, upper: int | None) -> str:
@@ -222,7 +223,7 @@ def post_facts(post: Post, batch: list[Post], author_median: float | None) -> li
     """Why a post may have performed, as measurable facts: hook, format, timing, engagement."""
     text = post.text or ""
     hook = hook_of(text)
-    facts = [f'Hook: "{hook}"' + _hook_traits(hook)]
+    facts = [f"Hook: {quoted(hook, 140)}" + _hook_traits(hook)]
     shape = [f"{len(text)} characters", f"{len(text.split())} words"]
     if text.count("\n") >= 2:
         shape.append(f"{text.count(chr(10)) + 1} lines (list or thread style)")
