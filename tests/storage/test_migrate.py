@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -38,3 +39,29 @@ async def test_upgrade_twice_and_concurrently(database_url: str) -> None:
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_processes_starting_at_once_migrate_once(database_url: str) -> None:
+    """Two bot processes starting together on one fresh database both come up."""
+    script = (
+        "import asyncio, sys\n"
+        "from viraltracker_bot.storage.database import open_database\n"
+        "async def main():\n"
+        "    db = await open_database(sys.argv[1])\n"
+        "    await db.dispose()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, database_url, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outcomes = await asyncio.gather(*(p.communicate() for p in procs))
+    errors = [err.decode() for (_, err), p in zip(outcomes, procs, strict=True) if p.returncode]
+    assert errors == []
+    db = Database(database_url)
+    try:
+        assert await current_revision(db.engine) == head_revision()
+    finally:
+        await db.dispose()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -16,6 +18,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # Any constant shared by every process of this product; "vtbot" + "mig" as a 63-bit number.
 _PG_LOCK_KEY = 0x767462_6F74_6D6967 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+# alembic keeps the running migration in module globals (`alembic.context`), so two upgrades
+# interleaving on one event loop would read each other's connection: one at a time per loop.
+_LOOP_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def alembic_config() -> Config:
@@ -41,12 +50,14 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 async def upgrade_to_head(engine: AsyncEngine) -> None:
     """Migrate to head; a no-op when already there.
 
-    Everything runs in one transaction that first takes a lock, so two processes starting at
-    once take turns and the second finds the schema current: `pg_advisory_xact_lock` on
-    PostgreSQL (released at commit), `BEGIN IMMEDIATE` on SQLite (the database write lock;
-    SQLite DDL is transactional, the driver just never opens the transaction itself).
+    Everything runs in one transaction that first takes a database lock, so processes
+    starting at once take turns and the later ones find the schema current:
+    `pg_advisory_xact_lock` on PostgreSQL (released at commit), `BEGIN IMMEDIATE` on SQLite
+    (the database write lock; SQLite DDL is transactional, the driver just never opens the
+    transaction itself).
     """
-    async with engine.connect() as conn:
+    lock = _LOOP_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock, engine.connect() as conn:
         await conn.run_sync(_upgrade_locked)
         await conn.commit()
 
