@@ -243,6 +243,8 @@ async def main(quick: bool) -> dict[str, Any]:
         }
         results.update(await bench_upsert(workdir, posts, reps=3))
         results.update(await bench_top10(workdir, query_rows, runs))
+    results["quick"] = quick
+    # The targets are set for the full sizes; small fresh tables make raw inserts cheaper.
     results["targets_met"] = (
         results["ratio_to_sqlite3_executemany"] >= 0.5 and results["top10_p50_ms"] < 20
     )
@@ -271,7 +273,8 @@ def print_table(results: dict[str, Any]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
-    print(f"  targets met: {'yes' if results['targets_met'] else 'NO'}")
+    note = " (targets are set for the full sizes)" if results["quick"] else ""
+    print(f"  targets met: {'yes' if results['targets_met'] else 'NO'}{note}")
 
 
 if __name__ == "__main__":
