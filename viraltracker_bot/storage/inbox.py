@@ -1,10 +1,10 @@
 """The durable inbox: chat messages stored before they are acknowledged, then worked under leases.
 
-One `processed_events` row per message moves `pending -> working -> answered -> delivering ->
-done`. The process that stored a message reserves it (its lease) and normally answers it; when
-that process dies, the lease runs out and any process takes the message over from the stage it
-reached: a `working` message is answered again (nothing of it was saved), an `answered` one is
-delivered from the stored reply, a `delivering` one is reconciled with what the chat already shows.
+One `processed_events` row per message moves `pending -> working -> answered -> done`. The
+process that stored a message reserves it (its lease) and normally answers it; when that process
+dies, the lease runs out and any process takes the message over from the stage it reached: a
+`working` message is answered again (nothing of it was saved), an `answered` one is delivered
+from the stored answer (after checking what the chat already shows of it).
 
 Messages of one conversation are worked one at a time, in the order they were written: a message
 is claimable only when no earlier message of its conversation is unfinished and no other message
@@ -25,7 +25,7 @@ from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.dialects import as_utc, dialect_name, upsert_insert
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
-UNDONE = ("pending", "working", "answered", "delivering")
+UNDONE = ("pending", "working", "answered")
 """The stages of a message that still needs work (`claimed` rows are plain exactly-once marks)."""
 
 _table = ProcessedEventRow.__table__
