@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.storage.tables import PostQueryRow, QueryRow
@@ -69,16 +69,18 @@ async def record_query(
     )
     session.add(row)
     await session.flush()
+    # One executemany without RETURNING: the links' own ids are never read, and the ORM's
+    # per-object unit of work cost several times SQLite's work while holding its write lock.
     links = [
-        PostQueryRow(query_id=row.id, post_id=post_id, rank=rank, found_at=now)
+        {"query_id": row.id, "post_id": post_id, "ad_id": None, "rank": rank, "found_at": now}
         for rank, post_id in enumerate(_unique(post_ids))
     ]
     links += [
-        PostQueryRow(query_id=row.id, ad_id=ad_id, rank=rank, found_at=now)
+        {"query_id": row.id, "post_id": None, "ad_id": ad_id, "rank": rank, "found_at": now}
         for rank, ad_id in enumerate(_unique(ad_ids))
     ]
-    session.add_all(links)
-    await session.flush()
+    if links:
+        await session.execute(insert(PostQueryRow.__table__), links)
     return row
 
 
