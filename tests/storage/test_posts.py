@@ -139,3 +139,19 @@ async def test_author_median_views(db: Database, make_post) -> None:
         await upsert_posts(session, posts)
         assert await author_median_views(session, Platform.twitter, "alice") == 250.0
         assert await author_median_views(session, "twitter", "nobody") is None
+
+
+async def test_nul_characters_in_scraped_text_are_dropped(db: Database, make_post, make_ad) -> None:
+    """PostgreSQL refuses NUL in text; both databases store the text without it."""
+    post = make_post(platform_id="x\x00y", text="hi\x00 there", author="a\x00b", raw={"t": "\x00"})
+    ad = make_ad(ad_id="ad\x00", creative_text="buy\x00 now")
+    async with db.transaction() as session:
+        [post_id] = await upsert_posts(session, [post])
+        [again] = await upsert_posts(session, [post])
+        [ad_id] = await upsert_ads(session, [ad])
+        [loaded] = await load_posts(session, [post_id])
+        [loaded_ad] = await load_ads(session, [ad_id])
+    assert again == post_id
+    assert (loaded.platform_id, loaded.text, loaded.author) == ("xy", "hi there", "ab")
+    assert loaded.raw == {"t": "\x00"}
+    assert (loaded_ad.ad_id, loaded_ad.creative_text) == ("ad", "buy now")

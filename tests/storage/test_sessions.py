@@ -42,3 +42,13 @@ async def test_sessions_are_per_key(db: Database) -> None:
     async with db.transaction() as session:
         a, b = await load_session(session, "a"), await load_session(session, "b")
     assert a.result_cache == {"x": 1} and b.result_cache == {"x": 2}
+
+
+async def test_history_may_hold_any_text(db: Database) -> None:
+    """Scraped text quoted in the history (NUL, RTL marks) is stored as JSON, escaped."""
+    history = [{"content": "tweet said \x00\u202e hi"}]
+    async with db.transaction() as session:
+        await save_session(session, "k", "slack", {}, history)
+    async with db.transaction() as session:
+        row = await load_session(session, "k")
+    assert row is not None and row.history == history

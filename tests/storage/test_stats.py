@@ -121,3 +121,8 @@ async def test_returned_posts_are_complete(db: Database, make_post) -> None:
         [loaded] = await top_posts(session, TopPostsFilter())
     assert loaded.model_dump(exclude={"posted_at"}) == post.model_dump(exclude={"posted_at"})
     assert loaded.posted_at == pytest.approx(post.posted_at, abs=timedelta(seconds=1))
+
+
+async def test_keyword_with_a_nul_character(db: Database, make_post) -> None:
+    await store(db, [make_post(platform_id="p", text="ai tools")])
+    assert await top(db, keywords=["a\x00i"]) == ["p"]

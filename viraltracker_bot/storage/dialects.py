@@ -1,4 +1,4 @@
-"""What differs between SQLite and PostgreSQL: the upsert INSERT construct and time zones."""
+"""What differs between SQLite and PostgreSQL: the upsert INSERT, time zones, NUL characters."""
 
 from __future__ import annotations
 
@@ -38,3 +38,14 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def nul_free(value: str | None) -> str | None:
+    """The text without NUL characters, which PostgreSQL text columns refuse outright.
+
+    Scraped text can carry them; they are dropped on both databases so both store the same.
+    (Inside JSON columns they are escaped as \\u0000, which the `json` type accepts.)
+    """
+    if value is None or "\x00" not in value:
+        return value
+    return value.replace("\x00", "")

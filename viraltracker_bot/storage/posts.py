@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.platforms.models import Ad, Platform, Post
 from viraltracker_bot.storage.bulk import bulk_upsert
-from viraltracker_bot.storage.dialects import as_utc
+from viraltracker_bot.storage.dialects import as_utc, nul_free
 from viraltracker_bot.storage.tables import AdRow, PostRow
 
 # Ids per `IN (...)` when loading.
@@ -64,9 +64,9 @@ async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int
     `first_seen_at` is set only when the row is created; `last_seen_at` moves on every sighting.
     """
     now = datetime.now(UTC)
-    unique: dict[tuple[str, str], dict[str, Any]] = {}
-    for post in posts:
-        unique[(post.platform.value, post.platform_id)] = _post_values(post, now)
+    rows = [_post_values(post, now) for post in posts]
+    keys = [(row["platform"], row["platform_id"]) for row in rows]
+    unique = dict(zip(keys, rows, strict=True))  # a later duplicate replaces the earlier row
     ids = await bulk_upsert(
         session,
         PostRow.__table__,
@@ -75,13 +75,15 @@ async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int
         keep_if_missing=_POST_KEEP_IF_MISSING,
         always=_POST_ALWAYS,
     )
-    return [ids[(post.platform.value, post.platform_id)] for post in posts]
+    return [ids[key] for key in keys]
 
 
 async def upsert_ads(session: AsyncSession, ads: Sequence[Ad]) -> list[int]:
     """Insert new ads, refresh known ones (by ad_id); returns row ids in input order."""
     now = datetime.now(UTC)
-    unique = {ad.ad_id: _ad_values(ad, now) for ad in ads}
+    rows = [_ad_values(ad, now) for ad in ads]
+    keys = [(row["ad_id"],) for row in rows]
+    unique = dict(zip(keys, rows, strict=True))
     ids = await bulk_upsert(
         session,
         AdRow.__table__,
@@ -90,7 +92,7 @@ async def upsert_ads(session: AsyncSession, ads: Sequence[Ad]) -> list[int]:
         keep_if_missing=_AD_KEEP_IF_MISSING,
         always=_AD_ALWAYS,
     )
-    return [ids[(ad.ad_id,)] for ad in ads]
+    return [ids[key] for key in keys]
 
 
 async def load_posts(session: AsyncSession, ids: Sequence[int]) -> list[Post]:
@@ -181,13 +183,13 @@ def _post_values(post: Post, now: datetime) -> dict[str, Any]:
     """Plain attribute reads (not model_dump): this runs once per row of a 100k-post batch."""
     return {
         "platform": post.platform.value,
-        "platform_id": post.platform_id,
-        "author": post.author,
-        "author_name": post.author_name,
+        "platform_id": nul_free(post.platform_id),
+        "author": nul_free(post.author),
+        "author_name": nul_free(post.author_name),
         "author_followers": post.author_followers,
         "author_verified": post.author_verified,
-        "text": post.text or "",
-        "url": post.url,
+        "text": nul_free(post.text) or "",
+        "url": nul_free(post.url),
         "views": post.views,
         "likes": post.likes,
         "comments": post.comments,
@@ -195,7 +197,7 @@ def _post_values(post: Post, now: datetime) -> dict[str, Any]:
         "posted_at": as_utc(post.posted_at),
         "is_short": post.is_short,
         "duration_s": post.duration_s,
-        "hashtags": post.hashtags,
+        "hashtags": [nul_free(tag) for tag in post.hashtags],
         "first_seen_at": now,
         "last_seen_at": now,
         "raw": post.raw,
@@ -204,24 +206,24 @@ def _post_values(post: Post, now: datetime) -> dict[str, Any]:
 
 def _ad_values(ad: Ad, now: datetime) -> dict[str, Any]:
     return {
-        "ad_id": ad.ad_id,
-        "page_id": ad.page_id,
-        "page_name": ad.page_name,
+        "ad_id": nul_free(ad.ad_id),
+        "page_id": nul_free(ad.page_id),
+        "page_name": nul_free(ad.page_name),
         "is_active": ad.is_active,
         "start_date": as_utc(ad.start_date),
         "end_date": as_utc(ad.end_date),
         "publisher_platforms": ad.publisher_platforms,
-        "currency": ad.currency,
+        "currency": nul_free(ad.currency),
         "spend_lower": ad.spend_lower,
         "spend_upper": ad.spend_upper,
         "impressions_lower": ad.impressions_lower,
         "impressions_upper": ad.impressions_upper,
-        "creative_text": ad.creative_text or "",
-        "title": ad.title,
-        "cta_text": ad.cta_text,
-        "link_url": ad.link_url,
-        "url": ad.url,
-        "display_format": ad.display_format,
+        "creative_text": nul_free(ad.creative_text) or "",
+        "title": nul_free(ad.title),
+        "cta_text": nul_free(ad.cta_text),
+        "link_url": nul_free(ad.link_url),
+        "url": nul_free(ad.url),
+        "display_format": nul_free(ad.display_format),
         "first_seen_at": now,
         "last_seen_at": now,
         "raw": ad.raw,

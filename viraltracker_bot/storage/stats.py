@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.analysis.metrics import trimmed_stats, z_score
 from viraltracker_bot.platforms.models import Platform, Post
-from viraltracker_bot.storage.dialects import as_utc, dialect_name
+from viraltracker_bot.storage.dialects import as_utc, dialect_name, nul_free
 from viraltracker_bot.storage.posts import load_posts, post_from_row
 from viraltracker_bot.storage.tables import PostRow
 
@@ -85,7 +85,7 @@ def _mentions(session: AsyncSession, keyword: str) -> Any:
     Substring match, as people type them ("ai" also finds "#AItools"); LIKE wildcards in
     the keyword are escaped. SQLite's LIKE already ignores ASCII case, PostgreSQL gets ILIKE.
     """
-    word = keyword.strip().lstrip("#")
+    word = (nul_free(keyword) or "").strip().lstrip("#")
     hashtags = cast(PostRow.hashtags, Text)
     if dialect_name(session) == "sqlite":
         return or_(
