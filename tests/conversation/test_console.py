@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -81,3 +85,20 @@ def test_chat_keeps_one_session_for_the_whole_run(cli: typer.Typer) -> None:
     assert result.exit_code == 0, result.output
     assert "Twitter/X search 'bitcoin'" in result.output
     assert "📎" in result.output and ".md" in result.output
+
+
+def test_starting_the_cli_does_not_load_matplotlib() -> None:
+    """matplotlib takes most of a second to import: only drawing a chart may load it."""
+    code = (
+        "import sys\n"
+        "import adapters.console, viraltracker_bot.cli, viraltracker_bot.agent.orchestrator\n"
+        "from viraltracker_bot.exports import NothingToChart, comparison_chart, top_posts_chart\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -3,6 +3,8 @@
 Figures are built with matplotlib's object API on the Agg canvas (never pyplot, whose global
 figure registry is not safe across threads) and rendered in a worker thread. Charting nothing
 raises NothingToChart instead of attaching an empty picture; callers say so in words.
+matplotlib is imported by the drawing code itself, in that worker thread, the first time a chart
+is drawn: it takes most of a second to load, and most runs (every CLI start) draw no chart.
 """
 
 from __future__ import annotations
@@ -12,18 +14,14 @@ import io
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ft2font import FT2Font
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
+from typing import TYPE_CHECKING, Any
 
 from viraltracker_bot.exports.formatting import format_number, format_percent, short_text
 from viraltracker_bot.exports.paths import write_export
 from viraltracker_bot.platforms.models import Platform, Post
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 SIZE_INCHES = (8.0, 5.0)
 DPI = 100  # 800 x 500 px: what Slack and Discord show inline without shrinking the text away
@@ -44,6 +42,9 @@ class NothingToChart(ValueError):
 @lru_cache(maxsize=1)
 def _renderable_codepoints() -> frozenset[int]:
     """Characters the default font can draw (read once; the font file does not change)."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
     path = font_manager.findfont(font_manager.FontProperties())
     return frozenset(FT2Font(path).get_charmap())
 
@@ -67,12 +68,16 @@ def _colour(key: Any) -> str:
 
 
 def _png(fig: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buffer)
     return buffer.getvalue()
 
 
 def _new_figure() -> Figure:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     fig.set_facecolor("white")
     return fig
@@ -86,6 +91,8 @@ def _tidy(ax: Any) -> None:
 
 def _platform_legend(ax: Any, platforms: Sequence[Any]) -> None:
     """Colours encode platform; say which when more than one is on the chart."""
+    from matplotlib.patches import Patch
+
     shown = list(dict.fromkeys(platforms))
     if len(shown) < 2:
         return
@@ -100,6 +107,8 @@ def _post_label(post: Post) -> str:
 
 
 def _draw_top_posts(posts: Sequence[Post], title: str) -> bytes:
+    from matplotlib.ticker import FuncFormatter
+
     fig = _new_figure()
     ax = fig.add_subplot()
     views = [p.views or 0 for p in posts]
@@ -163,6 +172,8 @@ def _number(value: Any, scale: float = 1.0) -> float | None:
 
 
 def _draw_comparison(rows: list[tuple[Any, Any]]) -> bytes:
+    from matplotlib.ticker import FuncFormatter
+
     fig = _new_figure()
     views_ax, rate_ax = fig.subplots(1, 2)
     labels = [
