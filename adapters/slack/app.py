@@ -8,6 +8,8 @@ from typing import Any
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -17,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.base import ConversationHandler
 from adapters.slack.events import read_message
 from adapters.slack.middleware import Allowlist, IgnoreBots
+from adapters.slack.priority import AckFirst
 from adapters.slack.turns import SlackTurns
 from viraltracker_bot.config import Settings
 from viraltracker_bot.storage.database import Database
@@ -75,7 +78,8 @@ def build_slack_app(
             "SLACK_BOT_TOKEN is not set (the app's Bot User OAuth Token, xoxb-...)."
         )
     turns = turns or SlackTurns(handler, db)
-    app = AsyncApp(
+    app = _AckFirstApp(
+        turns.ack_first,
         name="viraltracker-bot",
         client=slack_client(settings, http=http),
         # Never None: bolt would read SLACK_SIGNING_SECRET itself; "" refuses every HTTP request.
@@ -96,3 +100,18 @@ def build_slack_app(
     app.event("app_mention")(on_message)
     app.event("message")(on_message)
     return app
+
+
+class _AckFirstApp(AsyncApp):
+    """bolt's AsyncApp, counting the events it is dispatching (HTTP and Socket Mode alike)."""
+
+    def __init__(self, ack_first: AckFirst, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ack_first = ack_first
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        self._ack_first.entering()
+        try:
+            return await super().async_dispatch(req)
+        finally:
+            self._ack_first.leaving()

@@ -163,6 +163,7 @@ class SlackDeliverer:
         self.client = client
 
     async def deliver(self, channel: str, reply: Reply, *, thread: str | None = None) -> None:
+        channel = channel.removeprefix("slack:")
         await post_text(self.client, channel, thread, reply)
         if reply.files:
             await upload_files(self.client, channel, thread, reply.files)

@@ -15,10 +15,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
+from adapters.base import ConversationHandler, Deliverer
 from adapters.slack.app import SlackSetupError, build_slack_app, slack_client
 from adapters.slack.delivery import SlackDeliverer
 from adapters.slack.turns import SlackTurns
 from viraltracker_bot.config import Settings
+from viraltracker_bot.storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -88,21 +90,50 @@ def check_settings(settings: Settings, *, socket: bool) -> None:
 async def run_slack(settings: Settings, socket: bool = False) -> None:
     """Run the bot on Slack until cancelled: `viraltracker-bot slack [--socket]`.
 
+    The process also posts the scheduled digests of `slack:<channel>` schedules (every
+    `VIRALTRACKER_DIGEST_POLL_S` seconds; 0 leaves them to `viraltracker-bot digests run`).
+
     HTTP mode serves the Events API and /healthz on PORT. Socket Mode needs no public URL;
     it still serves /healthz on PORT for platforms that probe the process. On cancellation
     or SIGTERM it stops taking events, lets the answers in flight finish (up to 30 s), and
     closes.
     """
     check_settings(settings, socket=socket)
+    from viraltracker_bot.digests.background import digests_in_background
     from viraltracker_bot.runtime import Runtime
 
     runtime = await Runtime.start(settings)
-    http = aiohttp.ClientSession()
+    log.info("%s", settings.mode_banner())
+    try:
+        async with aiohttp.ClientSession() as http:
+            deliverers: dict[str, Deliverer] = {
+                "slack": SlackDeliverer(slack_client(settings, http=http))
+            }
+            async with digests_in_background(settings, runtime.db, runtime.services, deliverers):
+                await serve_slack(
+                    settings, runtime.conversation, runtime.db, socket=socket, http=http
+                )
+    finally:
+        await runtime.close()
+
+
+async def serve_slack(
+    settings: Settings,
+    handler: ConversationHandler,
+    db: Database,
+    *,
+    socket: bool = False,
+    http: aiohttp.ClientSession | None = None,
+) -> None:
+    """Serve Slack for a core the caller built (run_slack's body; benchmarks bring their own)."""
+    check_settings(settings, socket=socket)
+    own_http = http is None
+    http = http or aiohttp.ClientSession()
     socket_handler: AsyncSocketModeHandler | None = None
     server: HttpServer | None = None
-    turns = SlackTurns(runtime.conversation, runtime.db)
+    turns = SlackTurns(handler, db)
     try:
-        app = build_slack_app(settings, runtime.conversation, runtime.db, http=http, turns=turns)
+        app = build_slack_app(settings, handler, db, http=http, turns=turns)
         await _introduce(app)
         server = HttpServer(web_app(None if socket else app, turns=turns), port=settings.port)
         await server.start()
@@ -116,24 +147,26 @@ async def run_slack(settings: Settings, socket: bool = False) -> None:
         await _until_stopped()
     finally:
         await _shutdown(server, socket_handler, turns)
-        await http.close()
-        await runtime.close()
+        if own_http:
+            await http.close()
 
 
 async def _until_stopped() -> None:
-    """Wait for cancellation, or SIGTERM (what platforms send before stopping a process)."""
+    """Wait for cancellation, SIGTERM (a deploy stopping the process) or SIGINT (Ctrl-C)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
-    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
-        pass
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # Not available outside the main thread or on Windows: cancellation still works.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
     try:
         await stop.wait()
-        log.info("slack: SIGTERM; finishing the answers in flight")
+        log.info("slack: stopping; finishing the answers in flight")
     finally:
-        with contextlib.suppress(Exception):
-            loop.remove_signal_handler(signal.SIGTERM)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 async def _introduce(app: AsyncApp) -> None:

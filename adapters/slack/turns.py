@@ -11,6 +11,7 @@ from sqlalchemy import select
 from adapters.base import ConversationHandler
 from adapters.slack.delivery import ThreadReplier
 from adapters.slack.events import SlackMessage
+from adapters.slack.priority import AckFirst
 from adapters.slack.progress import ThreadStatus
 from viraltracker_bot.conversation import Reply
 from viraltracker_bot.storage.database import Database
@@ -42,6 +43,7 @@ class SlackTurns:
         self.handler = handler
         self.db = db
         self.replier = replier or ThreadReplier()
+        self.ack_first = AckFirst()
         self.in_flight: set[asyncio.Task[None]] = set()
 
     async def answer(
@@ -70,6 +72,7 @@ class SlackTurns:
     async def _answer(
         self, message: SlackMessage, client: AsyncWebClient, bot_user_id: str | None
     ) -> None:
+        await self.ack_first.quiet()
         if message.kind == "message" and not message.is_direct:
             if message.mentions(bot_user_id) or not await self._bot_in_thread(message):
                 return

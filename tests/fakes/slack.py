@@ -130,6 +130,9 @@ class SlackFake:
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self.echo_bot_messages = False
         self._channel_types: dict[str, str] = {}
+        self._by_ts: dict[tuple[str, str], FakeMessage] = {}
+        self._by_thread: dict[tuple[str, str], list[FakeMessage]] = {}
+        self._thread_changed: dict[tuple[str, str], asyncio.Event] = {}
         self._injections: dict[str, list[_Injection]] = {}
         self._ids = itertools.count(1)
         self._clock = itertools.count(1)
@@ -299,6 +302,7 @@ class SlackFake:
         if "blocks" in args:
             message.blocks = blocks
         message.edited = True
+        self._touch(message)
         return {
             "ok": True,
             "channel": channel,
@@ -345,6 +349,7 @@ class SlackFake:
             message.blocks = blocks
         message.streaming = False
         message.at = time.monotonic()
+        self._touch(message)
         return {
             "ok": True,
             "channel": message.channel,
@@ -401,10 +406,20 @@ class SlackFake:
         return f"{self._base_time}.{next(self._clock):06d}"
 
     def _find(self, channel: str, ts: str) -> FakeMessage | None:
-        for message in self.messages.get(channel, []):
-            if message.ts == ts:
-                return message
-        return None
+        return self._by_ts.get((channel, ts))
+
+    def _store(self, message: FakeMessage) -> None:
+        self.messages.setdefault(message.channel, []).append(message)
+        self._by_ts[(message.channel, message.ts)] = message
+        thread = message.thread_ts or message.ts
+        self._by_thread.setdefault((message.channel, thread), []).append(message)
+        self._touch(message)
+
+    def _touch(self, message: FakeMessage) -> None:
+        """Wake whoever waits on the message's thread."""
+        event = self._thread_changed.pop((message.channel, message.thread_ts or message.ts), None)
+        if event is not None:
+            event.set()
 
     def _add_bot_message(
         self,
@@ -425,7 +440,7 @@ class SlackFake:
             blocks=blocks or [],
             streaming=streaming,
         )
-        self.messages.setdefault(channel, []).append(message)
+        self._store(message)
         if self.echo_bot_messages:
             self._spawn(self.send_event(self.message_event(message)))
         return message
@@ -449,7 +464,7 @@ class SlackFake:
 
     def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
         """Every message of a thread, the parent first, in posting order."""
-        return [m for m in self.messages.get(channel, []) if m.in_thread(thread_ts)]
+        return list(self._by_thread.get((channel, thread_ts), []))
 
     def bot_replies(self, channel: str, thread_ts: str) -> list[FakeMessage]:
         """This bot's messages in a thread (text replies and file shares)."""
@@ -494,7 +509,12 @@ class SlackFake:
             shared = sum(len(m.files) for m in replies)
             return len(texts) >= count and shared >= files
 
-        await self.wait_for(done, within=within)
+        async def watch() -> None:
+            while not done():
+                event = self._thread_changed.setdefault((channel, thread_ts), asyncio.Event())
+                await event.wait()
+
+        await asyncio.wait_for(watch(), within)
         return self.bot_replies(channel, thread_ts)
 
     # ---- users talking: events -----------------------------------------------------------------
@@ -512,7 +532,7 @@ class SlackFake:
         message = FakeMessage(
             channel=channel, ts=self._next_ts(), text=text, user=user, thread_ts=thread_ts
         )
-        self.messages.setdefault(channel, []).append(message)
+        self._store(message)
         self._channel_types[channel] = channel_type
         return message
 

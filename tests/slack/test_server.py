@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,9 @@ from tests.fakes.apify import ApifyFake
 from tests.fakes.slack import SlackFake
 from tests.slack.conftest import slack_settings
 from viraltracker_bot.config import Settings
+from viraltracker_bot.digests.parsing import parse_query
+from viraltracker_bot.digests.repository import create_schedule
+from viraltracker_bot.storage.database import Database
 
 
 def free_port() -> int:
@@ -99,3 +103,27 @@ async def test_a_wrong_token_fails_at_start_with_slack_s_reason(
     s = slack_settings(settings, slack, slack_bot_token="xoxb-revoked", port=free_port())
     with pytest.raises(SlackSetupError, match="invalid_auth"):
         await run_slack(s)
+
+
+async def test_the_slack_process_posts_due_digests_of_slack_channels(
+    settings: Settings, db: Database, slack: SlackFake
+) -> None:
+    await create_schedule(
+        db,
+        cron="* * * * *",
+        timezone="UTC",
+        channel="slack:C0DIGEST",
+        query=parse_query("top 3 new TikToks about #productivity"),
+        now=datetime.now(UTC) - timedelta(days=1),  # overdue: due at once
+    )
+    s = slack_settings(settings, slack, port=free_port(), digest_poll_s=0.05)
+    server = asyncio.create_task(run_slack(s))
+    try:
+        await slack.wait_for(lambda: bool(slack.messages.get("C0DIGEST")))
+    finally:
+        server.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await server
+    [digest] = [m for m in slack.messages["C0DIGEST"] if m.text and not m.files]
+    assert digest.thread_ts is None
+    assert "productivity" in digest.visible_text().lower()

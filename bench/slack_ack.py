@@ -1,0 +1,578 @@
+"""Slack benchmark: acknowledgement latency against a bare bolt app, and end-to-end overhead.
+
+    python bench/slack_ack.py            # 500 acks at concurrency 50; 200 concurrent threads
+    python bench/slack_ack.py --quick    # 150 acks at concurrency 50; 50 threads: under a minute
+    python bench/slack_ack.py --json     # one JSON object with stable keys
+    python bench/slack_ack.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+Each app runs in a process of its own, as it would behind Slack; this process plays Slack (the
+Slack fake: signed events in, Web API calls recorded) and Apify (the Apify fake, whose runs take
+`--actor-latency` s). Three apps:
+
+- `bare`: a bolt AsyncApp whose app_mention listener does nothing (the floor for acks);
+- `adapter`: the bot's Slack app (middleware, exactly-once claims, status, streamed replies)
+  on a stand-in core that only waits, as long as a model and an actor would;
+- `bot`: the bot as `run_slack` serves it, on the real core (agents, Apify through the fake,
+  the database), whose model is the offline router answering after `--model-latency` s, as a
+  hosted model would.
+
+Ack latency is measured at the sender, from POST to response, for signed `app_mention` events
+(each a new thread), in rounds that alternate the apps (so a change in the machine's load hits
+all three alike); between rounds the bots finish their answers. End-to-end overhead is the time
+from POST until the reply is complete in its thread, minus the fakes' own time for that thread:
+its model requests times the model latency plus its actor runs times the actor latency (both
+counted from `agent_runs`; for the stand-in core, the time it waited).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes
+
+import aiohttp
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tests.fakes.apify import ApifyFake
+from tests.fakes.slack import SlackFake
+from viraltracker_bot.config import Settings
+from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
+from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.tables import AgentRunRow
+
+SCRIPT = Path(__file__).resolve()
+ROOT = SCRIPT.parent.parent
+EVENTS_PATH = "/slack/events"
+TOPICS = ["cats", "sourdough", "ai tools", "running", "espresso", "budget travel", "lego"]
+MODES = ("bare", "adapter", "bot")
+STAND_IN_MODEL_REQUESTS = 3  # what one search costs the real core: orchestrator, specialist x2
+ACK_TARGET_RATIO = 1.2
+E2E_TARGET_MS = 100.0
+
+
+@dataclass
+class Plan:
+    ack_events: int
+    ack_concurrency: int
+    threads: int
+    threads_each: int
+    rounds: int
+    model_latency_s: float
+    actor_latency_s: float
+    database_url: str | None
+
+
+# ---- the apps under test (each in its own process) ---------------------------------------
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Entry point of an app process: serve until SIGTERM."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=args.database_url,
+        export_dir=Path(args.export_dir),
+        apify_token=args.apify_token,
+        apify_api_base_url=args.apify_url,
+        apify_retry_base_delay_s=0.05,
+        slack_bot_token=args.bot_token,
+        slack_signing_secret=args.signing_secret,
+        slack_api_url=args.slack_url,
+        port=int(args.port),
+        daily_actor_runs_per_workspace=0,  # hundreds of searches in one run: no daily budget
+    )
+    serving = {"bare": _serve_bare, "adapter": _serve_adapter, "bot": _serve_bot}[args.serve]
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serving(settings, args.model_latency, args.actor_latency))
+
+
+async def _serve_bot(settings: Settings, model_latency: float, _actor_latency: float) -> None:
+    """run_slack's wiring, with the offline router answering after `model_latency` seconds."""
+    from pydantic_ai.models.function import FunctionModel
+
+    from adapters.slack.server import serve_slack
+    from viraltracker_bot.agent.offline import route
+    from viraltracker_bot.conversation import Conversation
+    from viraltracker_bot.runtime import Runtime
+
+    async def hosted_model(messages: Any, info: Any) -> Any:
+        await asyncio.sleep(model_latency)
+        return route(messages, info)
+
+    runtime = await Runtime.start(settings)
+    model = FunctionModel(hosted_model, model_name="offline-router-with-latency")
+    conversation = Conversation(settings, runtime.db, runtime.services, model=model)
+    try:
+        await serve_slack(settings, conversation, runtime.db)
+    finally:
+        await runtime.close()
+
+
+async def _serve_bare(settings: Settings, _model_latency: float, _actor_latency: float) -> None:
+    """The floor: bolt's own aiohttp server and an app_mention listener that does nothing."""
+    from aiohttp import web
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    assert settings.slack_bot_token and settings.slack_signing_secret
+    async with aiohttp.ClientSession() as http:
+        client = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            session=http,
+        )
+        app = AsyncApp(
+            client=client, signing_secret=settings.slack_signing_secret.get_secret_value()
+        )
+
+        @app.event("app_mention")
+        async def ack_only() -> None:
+            return None
+
+        web_app = app.web_app(path=EVENTS_PATH, port=settings.port)
+        web_app.router.add_get("/healthz", lambda _r: web.json_response({"status": "ok"}))
+        await _serve_until_sigterm(web_app, settings.port)
+
+
+async def _serve_adapter(settings: Settings, model_latency: float, actor_latency: float) -> None:
+    """The bot's Slack app on a core that only waits, as if a model and an actor were working."""
+    from adapters.slack.server import serve_slack
+
+    class Waiting:
+        async def handle(self, message: IncomingMessage, progress: Progress) -> Reply:
+            await progress("Searching TikTok…")
+            await asyncio.sleep(STAND_IN_MODEL_REQUESTS * model_latency + actor_latency)
+            return Reply(text=f"**Top posts** for _{message.text}_: 1. https://example.com/1")
+
+    db = Database(settings.database_url)
+    await db.upgrade()
+    try:
+        await serve_slack(settings, Waiting(), db)
+    finally:
+        await db.dispose()
+
+
+async def _serve_until_sigterm(web_app: Any, port: int) -> None:
+    from aiohttp import web
+
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+class AppProcess:
+    """An app under test, started in its own process on a free port, with its own database."""
+
+    def __init__(self, mode: str, plan: Plan, slack: SlackFake, apify: ApifyFake) -> None:
+        self.mode = mode
+        self.plan = plan
+        self.slack = slack
+        self.apify = apify
+        self.port = _free_port()
+        self.database_url = ""
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, databases: Databases, work: Path) -> AppProcess:
+        self.database_url = await databases.fresh(self.mode)
+        export_dir = work / f"exports-{self.mode}"
+        export_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            str(SCRIPT),
+            "--serve", self.mode,
+            "--port", str(self.port),
+            "--slack-url", self.slack.api_url,
+            "--bot-token", self.slack.bot_token,
+            "--signing-secret", self.slack.signing_secret,
+            "--apify-url", self.apify.url,
+            "--apify-token", self.apify.token,
+            "--model-latency", str(self.plan.model_latency_s),
+            "--actor-latency", str(self.plan.actor_latency_s),
+            "--database-url", self.database_url,
+            "--export-dir", str(export_dir),
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = await asyncio.create_subprocess_exec(*command, cwd=ROOT, env=env)
+        await self._healthy()
+        return self
+
+    @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
+
+    async def _healthy(self) -> None:
+        assert self.process is not None
+        async with aiohttp.ClientSession() as http:
+            for _ in range(1200):
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"the {self.mode} app exited ({self.process.returncode})")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"the {self.mode} app never became healthy")
+
+    async def stop(self) -> None:
+        """SIGTERM: the bots finish what they started, then exit."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.process.wait(), 90)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+# ---- load ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sent:
+    """One mention as sent: its thread, when it was sent, how long the ack took."""
+
+    channel: str
+    ts: str
+    sent_at: float
+    ack_s: float
+
+
+def _topic(i: int) -> str:
+    """A distinct search per thread (the Apify result cache would answer repeats)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    word = letters[i % 26] + letters[(i // 26) % 26] + letters[(i // 676) % 26]
+    return f"{TOPICS[i % len(TOPICS)]} {word}"
+
+
+async def send_mention(
+    http: aiohttp.ClientSession,
+    slack: SlackFake,
+    url: str,
+    channel: str,
+    i: int,
+    user: str | None = None,
+) -> Sent:
+    """POST one signed app_mention that starts a thread (by a person of its own, by default)."""
+    text = f"<@{slack.bot_user_id}> find viral tiktok videos about {_topic(i)}"
+    message = slack.user_says(channel, text, user=user or f"U{i:07d}")
+    raw = json.dumps(slack.mention(message))
+    headers = slack.signed_headers(raw)
+    sent = time.monotonic()
+    async with http.post(url, data=raw.encode(), headers=headers) as response:
+        await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"the app answered {response.status}")
+    return Sent(channel, message.ts, sent, time.monotonic() - sent)
+
+
+async def send_burst(
+    app: AppProcess, slack: SlackFake, count: int, concurrency: int, first: int
+) -> list[Sent]:
+    """`count` mentions from `concurrency` senders, each waiting for its ack before the next."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(first, first + count):
+        queue.put_nowait(i)
+    sent: list[Sent] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def sender() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                channel = f"C{app.mode.upper()}{i % 50:02d}"
+                sent.append(await send_mention(http, slack, app.events_url, channel, i))
+
+        await asyncio.gather(*(sender() for _ in range(concurrency)))
+    return sent
+
+
+async def answered(slack: SlackFake, sent: list[Sent]) -> None:
+    """Wait until every thread has its complete reply."""
+    await asyncio.gather(*(slack.wait_for_reply(s.channel, s.ts, within=900) for s in sent))
+
+
+async def own_time(app: AppProcess, plan: Plan) -> dict[str, float]:
+    """Per conversation: model requests x model latency + actor runs x actor latency."""
+    db = Database(app.database_url)
+    try:
+        async with db.sessions() as session:
+            rows = await session.execute(
+                select(
+                    AgentRunRow.conversation_key,
+                    func.sum(AgentRunRow.requests),
+                    func.sum(AgentRunRow.actor_runs),
+                ).group_by(AgentRunRow.conversation_key)
+            )
+            return {
+                str(key): int(requests or 0) * plan.model_latency_s
+                + int(runs or 0) * plan.actor_latency_s
+                for key, requests, runs in rows
+            }
+    finally:
+        await db.dispose()
+
+
+def overheads(slack: SlackFake, sent: list[Sent], own: dict[str, float]) -> list[float]:
+    """Per thread: when its reply was complete, minus when it was sent, minus the fakes' time."""
+    result: list[float] = []
+    for s in sent:
+        reply = next(m for m in slack.bot_replies(s.channel, s.ts) if m.text and not m.files)
+        key = f"slack:{slack.team_id}:{s.channel}:{s.ts}"
+        if key not in own:
+            raise RuntimeError(f"no agent runs recorded for {key}; the answer was {reply.text!r}")
+        result.append(reply.at - s.sent_at - own[key])
+    return result
+
+
+# ---- databases -----------------------------------------------------------------------------
+
+
+class Databases:
+    """A fresh, empty database per app process: a temp SQLite file, or a PostgreSQL schema."""
+
+    def __init__(self, base_url: str | None, work: Path) -> None:
+        self.base_url = base_url
+        self.work = work
+        self.schemas: list[str] = []
+
+    async def fresh(self, name: str) -> str:
+        if self.base_url is None:
+            return f"sqlite+aiosqlite:///{self.work / f'{name}-{uuid.uuid4().hex[:6]}.db'}"
+        schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+        engine = create_async_engine(self.base_url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        await engine.dispose()
+        self.schemas.append(schema)
+        url = make_url(self.base_url).update_query_dict({"search_path": schema})
+        return url.render_as_string(hide_password=False)
+
+    async def drop(self) -> None:
+        if self.base_url is None or not self.schemas:
+            return
+        engine = create_async_engine(self.base_url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            for schema in self.schemas:
+                await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await engine.dispose()
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank), in milliseconds."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[index] * 1000.0
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(_pct(values, 50), 2),
+        "p95_ms": round(_pct(values, 95), 2),
+        "p99_ms": round(_pct(values, 99), 2),
+        "max_ms": round(max(values) * 1000.0, 2),
+        "mean_ms": round(statistics.fmean(values) * 1000.0, 2),
+    }
+
+
+async def run(plan: Plan) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="slack-bench-") as tmp:
+        work = Path(tmp)
+        databases = Databases(plan.database_url, work)
+        try:
+            async with SlackFake() as slack, ApifyFake(latency_s=plan.actor_latency_s) as apify:
+                apps = {mode: AppProcess(mode, plan, slack, apify) for mode in MODES}
+                try:
+                    await asyncio.gather(*(a.start(databases, work) for a in apps.values()))
+                    for app in apps.values():  # first requests: auth.test, imports, pools
+                        warm = await send_burst(app, slack, 3, 3, first=100_000)
+                        if app.mode != "bare":
+                            await answered(slack, warm)
+                    ack = await _ack_phase(plan, slack, apps)
+                    e2e = await _e2e_phase(plan, slack, apps)
+                finally:
+                    await asyncio.gather(*(a.stop() for a in apps.values()))
+        finally:
+            await databases.drop()
+    return {
+        "database": "postgresql" if plan.database_url else "sqlite",
+        "model_latency_s": plan.model_latency_s,
+        "actor_latency_s": plan.actor_latency_s,
+        "ack": ack,
+        "e2e": e2e,
+    }
+
+
+async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) -> dict[str, Any]:
+    latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
+    per_round = math.ceil(plan.ack_events / plan.rounds)
+    for r in range(plan.rounds):
+        for mode, app in apps.items():
+            count = min(per_round, plan.ack_events - r * per_round)
+            sent = await send_burst(app, slack, count, plan.ack_concurrency, first=r * per_round)
+            latencies[mode] += [s.ack_s for s in sent]
+            if mode != "bare":
+                await answered(slack, sent)  # the next round starts on an idle machine
+    results: dict[str, Any] = {
+        "events": plan.ack_events,
+        "concurrency": plan.ack_concurrency,
+        "rounds": plan.rounds,
+        "target_ratio": ACK_TARGET_RATIO,
+    }
+    for mode in MODES:
+        results[mode] = _summary(latencies[mode])
+    for mode in ("adapter", "bot"):
+        for q in ("p50", "p99"):
+            results[mode][f"ratio_{q}"] = round(
+                results[mode][f"{q}_ms"] / results["bare"][f"{q}_ms"], 2
+            )
+    return results
+
+
+async def _e2e_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "threads_at_once": plan.threads,
+        "threads_each": plan.threads_each,
+        "target_p95_ms": E2E_TARGET_MS,
+    }
+    for mode in ("adapter", "bot"):
+        app = apps[mode]
+        sent = await conversations(app, slack, plan)
+        if mode == "adapter":
+            waited = STAND_IN_MODEL_REQUESTS * plan.model_latency_s + plan.actor_latency_s
+            own = {f"slack:{slack.team_id}:{s.channel}:{s.ts}": waited for s in sent}
+        else:
+            own = await own_time(app, plan)
+        values = overheads(slack, sent, own)
+        keys = [f"slack:{slack.team_id}:{s.channel}:{s.ts}" for s in sent]
+        own_mean = statistics.fmean(own[k] for k in keys)
+        results[mode] = {**_summary(values), "own_time_mean_s": round(own_mean, 3)}
+    return results
+
+
+async def conversations(app: AppProcess, slack: SlackFake, plan: Plan) -> list[Sent]:
+    """`plan.threads` people at once, each starting a thread, waiting for the answer, again.
+
+    Their first questions are spread over one answer's worth of time, so the app serves a
+    steady `plan.threads` threads in flight rather than one burst of simultaneous events.
+    """
+    spread = STAND_IN_MODEL_REQUESTS * plan.model_latency_s + plan.actor_latency_s
+    sent: list[Sent] = []
+    connector = aiohttp.TCPConnector(limit=plan.threads)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def person(p: int) -> None:
+            await asyncio.sleep(spread * p / plan.threads)
+            for k in range(plan.threads_each):
+                i = 200_000 + p * plan.threads_each + k
+                s = await send_mention(
+                    http, slack, app.events_url, f"CE2E{p:04d}", i, user=f"UP{p:05d}"
+                )
+                await slack.wait_for_reply(s.channel, s.ts, within=900)
+                sent.append(s)
+
+        await asyncio.gather(*(person(p) for p in range(plan.threads)))
+    return sent
+
+
+NAMES = {
+    "bare": "bare bolt app (ack only)",
+    "adapter": "viraltracker-bot, waiting core",
+    "bot": "viraltracker-bot, real core",
+}
+
+
+def print_table(result: dict[str, Any]) -> None:
+    ack, e2e = result["ack"], result["e2e"]
+    print(
+        f"Slack acknowledgement latency: {ack['events']} signed app_mention events, "
+        f"concurrency {ack['concurrency']}, {ack['rounds']} rounds ({result['database']})"
+    )
+    print(f"  {'app':<34}{'p50 ms':>9}{'p99 ms':>9}{'p50 ratio':>11}{'p99 ratio':>11}")
+    for mode in MODES:
+        row = ack[mode]
+        ratios = f"{row['ratio_p50']:>11.2f}{row['ratio_p99']:>11.2f}" if mode != "bare" else ""
+        print(f"  {NAMES[mode]:<34}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{ratios}")
+    print(f"  target: ratio at most {ack['target_ratio']}")
+    print()
+    print(
+        f"End-to-end overhead: {e2e['threads_at_once']} threads in flight "
+        f"({e2e['threads_at_once'] * e2e['threads_each']} answers); reply time minus the fakes' "
+        f"own time (model {result['model_latency_s']} s/request, "
+        f"actor {result['actor_latency_s']} s/run)"
+    )
+    print(f"  {'app':<34}{'own s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")
+    for mode in ("adapter", "bot"):
+        row = e2e[mode]
+        print(
+            f"  {NAMES[mode]:<34}{row['own_time_mean_s']:>9.2f}{row['p50_ms']:>9.1f}"
+            f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}"
+        )
+    print(f"  target: p95 under {e2e['target_p95_ms']:.0f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: temp SQLite files)")
+    parser.add_argument("--model-latency", type=float, default=0.5, help="s per model request")
+    parser.add_argument("--actor-latency", type=float, default=1.0, help="s per actor run")
+    parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
+    for name in ("port", "slack-url", "bot-token", "signing-secret", "apify-url", "apify-token"):
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
+    parser.add_argument("--export-dir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args)
+        return
+    plan = Plan(
+        ack_events=150 if args.quick else 500,
+        ack_concurrency=50,
+        threads=50 if args.quick else 200,
+        threads_each=2 if args.quick else 3,
+        rounds=3 if args.quick else 5,
+        model_latency_s=args.model_latency,
+        actor_latency_s=args.actor_latency,
+        database_url=args.database_url,
+    )
+    result = asyncio.run(run(plan))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_table(result)
+
+
+if __name__ == "__main__":
+    main()
