@@ -209,14 +209,8 @@ def reply_posts(markdown: str, *, error: bool = False) -> list[SlackPost]:
         posts = [_post([_section("_(no answer)_")])]
     if len(posts) > MAX_MESSAGES:
         posts = posts[:MAX_MESSAGES]
-        last = posts[-1].blocks
-        posts[-1] = _post(
-            [
-                *last[:-1],
-                _section(trim(_block_text(last[-1]), SECTION_LIMIT)),
-                {"type": "context", "elements": [_mrkdwn(TRIMMED_NOTE)]},
-            ]
-        )
+        note = {"type": "context", "elements": [_mrkdwn(TRIMMED_NOTE)]}
+        posts[-1] = _post([*posts[-1].blocks, note])
     return posts
 
 
