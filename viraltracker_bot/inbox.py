@@ -179,7 +179,8 @@ class InboxWorker:
                 await source.give_up(lease)
             else:
                 await source.process(lease)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # a stop, or a lost lease: hand it over at once
+            await self._release([item.event_id])
             raise
         except Exception:
             log.exception("inbox: processing %s failed; it will be retried", item.event_id)
@@ -189,8 +190,22 @@ class InboxWorker:
 
     # --- keeping leases, retrying, sweeping -------------------------------------------------
 
-    async def start(self) -> InboxWorker:
-        """Take over what earlier lives of this replica left, then keep leases and sweep."""
+    @property
+    def started(self) -> bool:
+        return bool(self._loops)
+
+    @property
+    def running(self) -> list[asyncio.Task[None]]:
+        """The messages being worked on here (health checks, graceful stops)."""
+        return list(self._running.values())
+
+    def start(self) -> InboxWorker:
+        """Sweep at once (what earlier lives of this replica left), then keep leases and sweep.
+
+        Call it inside the running event loop; starting twice is harmless.
+        """
+        if self._loops or self.closing:
+            return self
         self._loops = [
             asyncio.create_task(self._heartbeat(), name="inbox:heartbeat"),
             asyncio.create_task(self._sweeper(), name="inbox:sweep"),
@@ -253,11 +268,12 @@ class InboxWorker:
                     task.cancel()
 
     async def stop(self, drain_s: float = 30.0) -> None:
-        """Take nothing new, let work in flight finish, and hand back what did not."""
+        """Take nothing new, let work in flight finish (leases kept alive), hand back the rest."""
         self.closing = True
-        for loop in self._loops:
+        heartbeat, others = self._loops[:1], self._loops[1:]
+        for loop in others:
             loop.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
         pending = list(self._running.values())
         if pending:
             await asyncio.wait(pending, timeout=drain_s)
@@ -266,7 +282,11 @@ class InboxWorker:
             task.cancel()
         if left:
             await asyncio.gather(*left, return_exceptions=True)
-        await self._release(sorted(self._held | self._waiting))
+        for loop in heartbeat:
+            loop.cancel()
+        await asyncio.gather(*heartbeat, return_exceptions=True)
+        self._loops = []
+        await self._release(sorted(self._waiting))
 
     async def _release(self, event_ids: list[str]) -> None:
         try:

@@ -17,7 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import ConversationHandler
-from adapters.slack.events import read_message
+from adapters.slack.inbox import STORED, StoreFirst
 from adapters.slack.middleware import Allowlist, IgnoreBots
 from adapters.slack.priority import AckFirst
 from adapters.slack.turns import SlackTurns
@@ -67,7 +67,7 @@ def build_slack_app(
     http: aiohttp.ClientSession | None = None,
     turns: SlackTurns | None = None,
 ) -> AsyncApp:
-    """The bot as a bolt app: acknowledge every event at once, answer after the acknowledgement.
+    """The bot as a bolt app: store each message, acknowledge it, answer after the ack.
 
     `http`, when given, is one shared aiohttp session for every Web API call (without it
     slack-sdk opens a session per call). `turns` lets the caller wait for answers in flight
@@ -88,14 +88,14 @@ def build_slack_app(
     )
     app.use(IgnoreBots())
     app.use(Allowlist(settings))
+    app.use(StoreFirst(turns.store))  # last: only messages the bot will answer are stored
+    turns.bind(settings, app.client)
 
-    async def on_message(
-        body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        """A mention, a DM, or a message in a thread: the turn decides whether to answer."""
-        message = read_message(body)
-        if message is not None:
-            await turns.answer(message, client, context.bot_user_id)
+    async def on_message(context: AsyncBoltContext) -> None:
+        """A mention, a DM, or a thread message that StoreFirst kept: answer it."""
+        event_id = context.get(STORED)
+        if event_id:
+            turns.submit(event_id)
 
     app.event("app_mention")(on_message)
     app.event("message")(on_message)

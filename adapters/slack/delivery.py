@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,13 @@ class ThreadReplier:
         *,
         recipient: tuple[str, str] | None = None,
         placeholder_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
-        """Post the reply's text and attach its files; the text first, so it reads in order."""
+        """Post the reply's text and attach its files; the text first, so it reads in order.
+
+        `metadata` (Slack message metadata) goes on every message of the text, with its part
+        number, so the thread can be read back to see how much of this reply it shows.
+        """
         streamed = False
         can_stream = (
             self.streaming
@@ -53,9 +59,13 @@ class ThreadReplier:
         )
         if can_stream:
             assert thread_ts is not None and recipient is not None
-            streamed = await self._stream(client, channel, thread_ts, reply.text, recipient)
+            streamed = await self._stream(
+                client, channel, thread_ts, reply.text, recipient, metadata=metadata
+            )
         if not streamed:
-            await post_text(client, channel, thread_ts, reply, placeholder_ts=placeholder_ts)
+            await post_text(
+                client, channel, thread_ts, reply, placeholder_ts=placeholder_ts, metadata=metadata
+            )
         if reply.files:
             await upload_files(client, channel, thread_ts, reply.files)
 
@@ -66,6 +76,8 @@ class ThreadReplier:
         thread_ts: str,
         markdown: str,
         recipient: tuple[str, str],
+        *,
+        metadata: dict[str, Any] | None = None,
     ) -> bool:
         team, user = recipient
         try:
@@ -77,7 +89,7 @@ class ThreadReplier:
                 buffer_size=STREAM_LIMIT,
             )
             await stream.append(markdown_text=markdown)
-            await stream.stop()
+            await stream.stop(metadata=tagged(metadata, "all"))
         except SlackApiError as exc:
             if stream_started(exc):
                 raise
@@ -100,24 +112,50 @@ async def post_text(
     reply: Reply,
     *,
     placeholder_ts: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    skip: Collection[int] = (),
 ) -> None:
-    """The reply as Block Kit messages; the first replaces the placeholder when there is one."""
+    """The reply as Block Kit messages; the first replaces the placeholder when there is one.
+
+    Parts numbered in `skip` are left out: the thread shows them already (a retried delivery).
+    """
     posts = reply_posts(reply.text, error=reply.error)
     for i, post in enumerate(posts):
+        if i in skip:
+            continue
         if i == 0 and placeholder_ts is not None:
             await client.chat_update(
-                channel=channel, ts=placeholder_ts, text=post.text, blocks=post.blocks
+                channel=channel,
+                ts=placeholder_ts,
+                text=post.text,
+                blocks=post.blocks,
+                metadata=tagged(metadata, i),
             )
             continue
-        await _post(client, channel, thread_ts, post)
+        await _post(client, channel, thread_ts, post, metadata=tagged(metadata, i))
+
+
+def tagged(metadata: dict[str, Any] | None, part: int | str) -> dict[str, Any] | None:
+    """The metadata of one message of a reply: which part of it this is."""
+    if metadata is None:
+        return None
+    payload = {**(metadata.get("event_payload") or {}), "part": part}
+    return {**metadata, "event_payload": payload}
 
 
 async def _post(
-    client: AsyncWebClient, channel: str, thread_ts: str | None, post: SlackPost
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str | None,
+    post: SlackPost,
+    *,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"channel": channel, "text": post.text, "blocks": post.blocks}
     if thread_ts is not None:
         kwargs["thread_ts"] = thread_ts
+    if metadata is not None:
+        kwargs["metadata"] = metadata
     response = await client.chat_postMessage(**kwargs)
     return dict(response.data) if isinstance(response.data, dict) else {}
 

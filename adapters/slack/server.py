@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.base import ConversationHandler, Deliverer
 from adapters.slack.app import SlackSetupError, build_slack_app, slack_client
 from adapters.slack.delivery import SlackDeliverer
+from adapters.slack.screen import bad_timestamp, refusal
 from adapters.slack.turns import SlackTurns
 from viraltracker_bot.config import Settings
 from viraltracker_bot.storage.database import Database
@@ -35,6 +36,11 @@ def web_app(app: AsyncApp | None, *, turns: SlackTurns | None = None) -> web.App
 
     async def events(request: web.Request) -> web.Response:
         assert app is not None
+        if bad_timestamp(request.headers.get("X-Slack-Request-Timestamp")):
+            return web.Response(status=401, text="Unauthorized: invalid request timestamp.")
+        problem = refusal(await request.read(), request.content_type)
+        if problem is not None:
+            return web.Response(status=400, text=f"Bad request: {problem}.")
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -135,6 +141,7 @@ async def serve_slack(
     try:
         app = build_slack_app(settings, handler, db, http=http, turns=turns)
         await _introduce(app)
+        turns.start()  # take over what a dead process (this one's last life, too) left undone
         server = HttpServer(web_app(None if socket else app, turns=turns), port=settings.port)
         await server.start()
         if socket:
@@ -189,7 +196,7 @@ async def _shutdown(
             await socket_handler.close_async()
     if server is not None:
         await server.stop()
-    await turns.drain(DRAIN_TIMEOUT_S)
+    await turns.close(DRAIN_TIMEOUT_S)
 
 
 def slack_deliverer(

@@ -1,21 +1,34 @@
-"""One turn of a Slack conversation, after the event is acknowledged: claim, answer, reply."""
+"""One turn of a Slack conversation: stored before the ack, then answered and delivered once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from adapters.base import ConversationHandler
-from adapters.slack.delivery import ThreadReplier
+from adapters.slack.delivery import ThreadReplier, post_text, upload_files
 from adapters.slack.events import SlackMessage
+from adapters.slack.inbox import (
+    SOURCE,
+    Shown,
+    already_shown,
+    message_of,
+    payload_of,
+    reply_tag,
+    written_at,
+)
 from adapters.slack.priority import AckFirst
 from adapters.slack.progress import ThreadStatus
+from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Reply
+from viraltracker_bot.inbox import InboxWorker, Lease
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.events import claim_event
+from viraltracker_bot.storage.inbox import UNDONE, LeaseLost, advance_now
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
 log = logging.getLogger(__name__)
@@ -24,17 +37,31 @@ FIRST_STATUS = "Thinking…"
 CRASH_TEXT = (
     "Sorry, something went wrong on my side while answering that. Please try again in a minute."
 )
-NO_DATABASE_TEXT = "Sorry, I can't reach my database right now, so I can't answer. Please retry."
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found", "thread_not_found", "not_in_channel", "is_archived",
+        "msg_too_long", "invalid_blocks", "no_permission", "restricted_action",
+        "missing_scope", "invalid_auth", "account_inactive", "token_revoked",
+    }
+)  # fmt: skip
+"""Slack errors that another attempt would only meet again: the delivery stops there."""
+GAVE_UP_TEXT = (
+    "Sorry, I could not answer this message: working on it failed several times. "
+    "Please ask again, perhaps in other words."
+)
 
 
 class SlackTurns:
     """Answers people's Slack messages, each exactly once, and keeps count of turns in flight.
 
-    Every path into the core passes here, so the rules hold in one place: a thread message
-    is answered only in a thread the bot already answered in; each message (its
-    channel and ts) is claimed in `processed_events` before any work, so a retried event,
-    the second delivery of a mention (`app_mention` and `message`), or another replica
-    never answers it again, also after a restart.
+    Every path into the core passes here, so the rules hold in one place: a thread message is
+    answered only in a thread the bot takes part in; each message (its channel and ts) is
+    stored in the durable inbox before bolt acknowledges its event (`store`, run by the
+    `StoreFirst` middleware), so a retried event, the second delivery of a mention
+    (`app_mention` and `message`), or another replica never answers it again, and a message
+    whose process dies is answered by the next one (the `InboxWorker`). An answer is kept with
+    the message before it is posted, and each posted message names its event in Slack message
+    metadata, so a process taking a message over posts only what its thread does not show yet.
     """
 
     def __init__(
@@ -44,22 +71,32 @@ class SlackTurns:
         self.db = db
         self.replier = replier or ThreadReplier()
         self.ack_first = AckFirst()
-        self.in_flight: set[asyncio.Task[None]] = set()
+        self.client: AsyncWebClient | None = None
+        self.worker: InboxWorker | None = None
 
-    async def answer(
-        self, message: SlackMessage, client: AsyncWebClient, bot_user_id: str | None
-    ) -> None:
-        """Run one turn (called by a listener after bolt acknowledged the event)."""
-        task = asyncio.current_task()
-        if task is not None:
-            self.in_flight.add(task)
-        try:
-            await self._answer(message, client, bot_user_id)
-        except Exception:
-            log.exception("slack: turn failed (channel %s, ts %s)", message.channel, message.ts)
-        finally:
-            if task is not None:
-                self.in_flight.discard(task)
+    def bind(self, settings: Settings, client: AsyncWebClient) -> None:
+        """Answer through this app's Web API client, under these inbox settings."""
+        self.client = client
+        self.worker = InboxWorker(self.db, settings)
+        self.worker.handle(SOURCE, self._process, self._give_up)
+
+    def _worker(self) -> InboxWorker:
+        if self.worker is None:
+            raise RuntimeError("SlackTurns.bind() was not called (build_slack_app does it)")
+        return self.worker
+
+    @property
+    def in_flight(self) -> set[asyncio.Task[None]]:
+        return set(self.worker.running) if self.worker is not None else set()
+
+    def start(self) -> None:
+        """Keep leases alive and take over what dead processes left (also on the first event)."""
+        self._worker().start()
+
+    async def close(self, within_s: float) -> None:
+        """Let the turns in flight finish, then hand what is left to the other processes."""
+        if self.worker is not None:
+            await self.worker.stop(within_s)
 
     async def drain(self, within_s: float) -> None:
         """Wait for the turns in flight to finish (a graceful shutdown)."""
@@ -69,57 +106,152 @@ class SlackTurns:
         if pending:
             await asyncio.wait(pending, timeout=within_s)
 
-    async def _answer(
-        self, message: SlackMessage, client: AsyncWebClient, bot_user_id: str | None
-    ) -> None:
-        await self.ack_first.quiet()
+    # --- before the acknowledgement ---------------------------------------------------------------
+
+    async def store(self, message: SlackMessage, bot_user_id: str | None) -> bool:
+        """Keep a message for the bot in the inbox; True when it is new (so answer it).
+
+        Raises when the database cannot take it: the event must then not be acknowledged.
+        """
         if message.kind == "message" and not message.is_direct:
             if message.mentions(bot_user_id) or not await self._bot_in_thread(message):
-                return
-        key = message.key()
-        try:
-            claimed = await claim_event(self.db, message.event_id, "slack", key.as_string())
-        except Exception:
-            log.exception("slack: could not claim %s", message.event_id)
-            await self.replier.reply(
-                client, message.channel, message.thread, Reply(text=NO_DATABASE_TEXT, error=True)
-            )
-            return
-        if not claimed:
-            log.debug("slack: %s already answered", message.event_id)
-            return
-        if message.kind == "app_mention":
+                return False
+        stored = await self._worker().record(
+            message.event_id,
+            SOURCE,
+            message.key().as_string(),
+            payload_of(message, bot_user_id),
+            at=written_at(message.ts),
+        )
+        if stored and message.kind == "app_mention":
             await self._mark_thread(message)
-        progress = ThreadStatus(client, message.channel, message.thread)
-        await progress(FIRST_STATUS)
-        reply = await self._ask(message, bot_user_id, progress)
-        await progress.settle()
+        if not stored:
+            log.debug("slack: %s is stored already", message.event_id)
+        return stored
+
+    def submit(self, event_id: str) -> None:
+        """After the acknowledgement: answer a stored message (now, or when its turn comes)."""
+        worker = self._worker()
+        worker.start()
+        worker.submit(event_id)
+
+    # --- the turn ------------------------------------------------------------------------------
+
+    async def _process(self, lease: Lease) -> None:
+        """Answer (unless an earlier attempt did), then deliver what the thread lacks, then done."""
+        await self.ack_first.quiet()
+        message, bot_user_id = message_of(lease.item.payload)
+        if lease.item.status == "working":
+            asked = await self._ask(message, bot_user_id, lease)
+            if asked is None:
+                return
+            reply, placeholder_ts = asked
+            shown = Shown()
+        else:  # answered before: deliver the stored answer, minus what the thread shows
+            reply = Reply.model_validate(lease.item.payload["reply"])
+            placeholder_ts = None
+            shown = await already_shown(self._client(), message, lease.event_id, reply.files)
         try:
+            await self._deliver(message, reply, lease, shown, placeholder_ts)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in PERMANENT_ERRORS:
+                raise  # rate limits, outages: the inbox retries it, without repeating any part
+            log.warning(
+                "slack: cannot answer %s (%s); giving up on it",
+                lease.event_id,
+                exc.response.get("error"),
+            )
+        await advance_now(
+            self.db, lease.event_id, lease.owner, to="done", expect=("answered",), lease_s=0
+        )
+
+    async def _ask(
+        self, message: SlackMessage, bot_user_id: str | None, lease: Lease
+    ) -> tuple[Reply, str | None] | None:
+        """The core's answer, kept with the message; None when another process took it over."""
+        progress = ThreadStatus(self._client(), message.channel, message.thread)
+        await progress(FIRST_STATUS)
+        incoming = message.incoming(bot_user_id).model_copy(update={"lease_owner": lease.owner})
+        try:
+            reply = await self.handler.handle(incoming, progress)
+        except LeaseLost:
+            reply = None
+        except Exception:
+            log.exception("slack: the conversation failed on %s", message.event_id)
+            reply = Reply(text=CRASH_TEXT, error=True)
+        await progress.settle()
+        if reply is not None and await advance_now(
+            self.db,
+            lease.event_id,
+            lease.owner,
+            to="answered",
+            expect=("working", "answered"),
+            lease_s=lease.lease_s,
+            payload={"reply": reply.model_dump(mode="json")},
+        ):
+            return reply, progress.placeholder_ts
+        log.info("slack: %s was taken over by another process", message.event_id)
+        await progress.clear()
+        return None
+
+    async def _deliver(
+        self,
+        message: SlackMessage,
+        reply: Reply,
+        lease: Lease,
+        shown: Shown,
+        placeholder_ts: str | None,
+    ) -> None:
+        client = self._client()
+        tag = reply_tag(lease.event_id)
+        text = reply.model_copy(update={"files": []})
+        if shown.whole_text:
+            pass
+        elif lease.item.status == "working":
             await self.replier.reply(
                 client,
                 message.channel,
                 message.thread,
-                reply,
+                text,
                 recipient=(message.user_team, message.user),
-                placeholder_ts=progress.placeholder_ts,
+                placeholder_ts=placeholder_ts,
+                metadata=tag,
             )
-        except Exception:
-            await progress.clear()  # do not leave "Thinking…" under a thread that got no answer
-            raise
+        else:
+            await post_text(
+                client, message.channel, message.thread, text, metadata=tag, skip=shown.parts
+            )
+        if reply.files and not shown.files:
+            await upload_files(client, message.channel, message.thread, reply.files)
 
-    async def _ask(
-        self, message: SlackMessage, bot_user_id: str | None, progress: ThreadStatus
-    ) -> Reply:
+    async def _give_up(self, lease: Lease) -> None:
+        """A message that failed every attempt: say so in its thread (once), and let it go."""
+        message, _ = message_of(lease.item.payload)
         try:
-            return await self.handler.handle(message.incoming(bot_user_id), progress)
-        except Exception:
-            log.exception("slack: the conversation failed on %s", message.event_id)
-            return Reply(text=CRASH_TEXT, error=True)
+            shown = await already_shown(self._client(), message, lease.event_id, [])
+            if not (shown.whole_text or shown.parts):
+                await post_text(
+                    self._client(),
+                    message.channel,
+                    message.thread,
+                    Reply(text=GAVE_UP_TEXT, error=True),
+                    metadata=reply_tag(lease.event_id),
+                )
+        except SlackApiError as exc:
+            log.warning("slack: could not say so in the thread (%s)", exc.response.get("error"))
+        await advance_now(self.db, lease.event_id, lease.owner, to="done", expect=UNDONE, lease_s=0)
+
+    def _client(self) -> AsyncWebClient:
+        if self.client is None:
+            raise RuntimeError("SlackTurns.bind() was not called (build_slack_app does it)")
+        return self.client
+
+    # --- threads the bot takes part in -----------------------------------------------------------
 
     async def _bot_in_thread(self, message: SlackMessage) -> bool:
         """A message in a channel continues a conversation only in a thread the bot answered.
 
-        The bot answered a thread when it claimed the thread's parent (a mention that started
+        The bot answered a thread when it stored the thread's parent (a mention that started
         it) or left its mark there (a mention inside someone else's thread): both are primary
         key lookups in `processed_events`, shared by every replica and kept across restarts,
         and they hold even when the first answer was an error and saved no session.

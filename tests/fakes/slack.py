@@ -67,6 +67,8 @@ class FakeMessage:
     files: list[FakeFile] = field(default_factory=list)
     streaming: bool = False
     edited: bool = False
+    metadata: dict[str, Any] | None = None
+    """Message metadata (`event_type`, `event_payload`) the bot attached, as Slack keeps it."""
     at: float = field(default_factory=time.monotonic)
     """When it was posted, or when its stream was stopped (time.monotonic)."""
 
@@ -145,6 +147,8 @@ class SlackFake:
         self._events_url: str | None = None
         self._http: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self.observers: list[Callable[[RecordedCall], None]] = []
+        """Called with each Web API call once carried out, before the bot gets its response."""
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -156,6 +160,8 @@ class SlackFake:
             "chat.appendStream": self._chat_append_stream,
             "chat.stopStream": self._chat_stop_stream,
             "apps.connections.open": self._apps_connections_open,
+            "conversations.replies": self._conversations_replies,
+            "chat.delete": self._chat_delete,
         }
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -247,7 +253,10 @@ class SlackFake:
             body = {"ok": False, "error": "invalid_auth"}
         else:
             body = await self._handlers[method](args)
-        self.calls.append(RecordedCall(method, args, status, body, time.monotonic()))
+        call = RecordedCall(method, args, status, body, time.monotonic())
+        self.calls.append(call)
+        for observe in list(self.observers):
+            observe(call)
         await self._notify()
         return web.json_response(body, status=status, headers=headers)
 
@@ -281,6 +290,7 @@ class SlackFake:
             # Slack posts to the channel when the parent is unknown; tests want to know.
             return {"ok": False, "error": "thread_not_found"}
         message = self._add_bot_message(channel, text, thread_ts=thread_ts, blocks=blocks)
+        message.metadata = _json_dict(args.get("metadata"))
         return {"ok": True, "channel": channel, "ts": message.ts, "message": self._wire(message)}
 
     async def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -301,6 +311,8 @@ class SlackFake:
             message.text = text
         if "blocks" in args:
             message.blocks = blocks
+        if "metadata" in args:
+            message.metadata = _json_dict(args.get("metadata"))
         message.edited = True
         self._touch(message)
         return {
@@ -347,6 +359,7 @@ class SlackFake:
         blocks = _json_list(args.get("blocks"))
         if blocks:
             message.blocks = blocks
+        message.metadata = _json_dict(args.get("metadata")) or message.metadata
         message.streaming = False
         message.at = time.monotonic()
         self._touch(message)
@@ -394,6 +407,47 @@ class SlackFake:
             message = self._add_bot_message(str(channel), comment, thread_ts=thread_ts)
             message.files = uploaded
         return {"ok": True, "files": [{"id": f.id, "title": f.title} for f in uploaded]}
+
+    async def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread, parent first; metadata only with `include_all_metadata`; cursor paging."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        if self._find(channel, ts) is None:
+            return {"ok": False, "error": "thread_not_found"}
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = max(1, min(int(args.get("limit") or 100), 1000))
+        start = int(args.get("cursor") or 0)
+        thread = self.thread(channel, ts)
+        page = thread[start : start + limit]
+        messages = []
+        for message in page:
+            wire = self._wire(message)
+            if message.files:
+                wire["files"] = [
+                    {"id": f.id, "name": f.filename, "title": f.title} for f in message.files
+                ]
+            if with_metadata and message.metadata:
+                wire["metadata"] = message.metadata
+            messages.append(wire)
+        more = start + limit < len(thread)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    async def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        message = self._find(channel, ts)
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if not message.from_bot:
+            return {"ok": False, "error": "cant_delete_message"}
+        self.messages[channel].remove(message)
+        del self._by_ts[(channel, ts)]
+        self._by_thread[(channel, message.thread_ts or message.ts)].remove(message)
+        self._touch(message)
+        return {"ok": True, "channel": channel, "ts": ts}
 
     async def _apps_connections_open(self, _args: dict[str, Any]) -> dict[str, Any]:
         ticket = uuid.uuid4().hex
@@ -741,6 +795,14 @@ def _json_list(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, str):
         value = json.loads(value)
     return list(value)
+
+
+def _json_dict(value: Any) -> dict[str, Any] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = json.loads(value)
+    return dict(value) if isinstance(value, dict) else None
 
 
 def _chunk_text(chunks: Any) -> str:

@@ -79,9 +79,7 @@ async def test_released_work_counts_a_new_attempt_and_done_work_is_never_claimed
     assert await inbox.advance_now(
         db, "C1:1", "a/1", to="answered", expect=("working",), lease_s=60, payload={"r": 1}
     )
-    assert await inbox.advance_now(
-        db, "C1:1", "a/1", to="done", expect=("answered",), lease_s=60
-    )
+    assert await inbox.advance_now(db, "C1:1", "a/1", to="done", expect=("answered",), lease_s=60)
     assert await inbox.claim(db, "C1:1", "a/1", 60) is None
     assert await inbox.abandoned(db, "b/1", ("slack",)) == []
     assert await inbox.undone_count(db) == 0

@@ -84,7 +84,7 @@ async def running_bot(
         if socket_handler is not None:
             await socket_handler.close_async()
         await server.stop()
-        await turns.drain(30)
+        await turns.close(30)
         await http.close()
 
 
