@@ -7,20 +7,37 @@ from datetime import UTC, datetime, timedelta
 from viraltracker_bot.platforms.models import PlatformQuery, Post
 
 
-def passes(post: Post, query: PlatformQuery, now: datetime) -> bool:
-    """Unknown values pass the author and age checks (cannot prove them big or old), not views."""
+def failed_filter(post: Post, query: PlatformQuery, now: datetime) -> str | None:
+    """The first filter the post fails (min_views, max_followers, hours_back), or None.
+
+    Unknown values pass the author and age checks (cannot prove them big or old), not views.
+    """
     if query.min_views is not None and (post.views is None or post.views < query.min_views):
-        return False
+        return "min_views"
     if (
         query.max_followers is not None
         and post.author_followers is not None
         and post.author_followers > query.max_followers
     ):
-        return False
+        return "max_followers"
     if query.hours_back and post.posted_at is not None:
         if _aware(post.posted_at) < now - timedelta(hours=query.hours_back):
-            return False
-    return True
+            return "hours_back"
+    return None
+
+
+def passes(post: Post, query: PlatformQuery, now: datetime) -> bool:
+    return failed_filter(post, query, now) is None
+
+
+def filtered_out(posts: list[Post], query: PlatformQuery, now: datetime) -> dict[str, int]:
+    """How many posts each filter removed: what a reply of few or no posts must explain."""
+    counts: dict[str, int] = {}
+    for post in posts:
+        failed = failed_filter(post, query, now)
+        if failed is not None:
+            counts[failed] = counts.get(failed, 0) + 1
+    return counts
 
 
 def _aware(moment: datetime) -> datetime:

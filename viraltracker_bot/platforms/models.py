@@ -141,6 +141,11 @@ class SearchResult(BaseModel):
     ads: list[Ad] = Field(default_factory=list)
     scraped: int = Field(0, description="items the actor returned before filtering")
     skipped: int = Field(0, description="malformed items skipped during normalisation")
+    filtered_out: dict[str, int] = Field(
+        default_factory=dict,
+        description="posts the query's filters removed, by the first filter each failed "
+        "(min_views, max_followers, hours_back): how a reply says why few or none are left",
+    )
     from_cache: bool = False
     sandbox: bool = False
     fetched_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -15,7 +15,7 @@ from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Progress
 from viraltracker_bot.platforms.apify import ActorRunner, RunBudget
 from viraltracker_bot.platforms.catalog import spec_for
-from viraltracker_bot.platforms.filters import viral_posts
+from viraltracker_bot.platforms.filters import filtered_out, viral_posts
 from viraltracker_bot.platforms.models import PlatformQuery, SearchResult
 from viraltracker_bot.platforms.normalise import normalise_items
 from viraltracker_bot.platforms.sandbox import sandbox_items
@@ -113,6 +113,7 @@ class PlatformServices:
             posts=viral_posts(posts, query, now),
             ads=ads[: query.limit],
             scraped=row.item_count,
+            filtered_out=filtered_out(posts, query, now),
             skipped=row.skipped,
             from_cache=True,
             sandbox=row.sandbox,
@@ -156,6 +157,7 @@ class PlatformServices:
             posts=viral_posts(found.posts, query, now),
             ads=found.ads[: query.limit],
             scraped=len(fetched.items),
+            filtered_out=filtered_out(found.posts, query, now),
             skipped=found.skipped,
             from_cache=False,
             sandbox=self.settings.sandbox,
