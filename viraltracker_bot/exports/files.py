@@ -75,22 +75,26 @@ def _csv_bytes(columns: Sequence[str], rows: list[list[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
+def _described(query: PlatformQuery) -> dict[str, Any]:
+    return query.model_dump(mode="json") | {"description": query.describe()}
+
+
 def _json_bytes(
     kind: str,
     items: Sequence[Post] | Sequence[Ad],
     query: PlatformQuery | None,
     exported_at: datetime,
+    queries: Sequence[PlatformQuery] = (),
 ) -> bytes:
-    described = None
-    if query is not None:
-        described = query.model_dump(mode="json") | {"description": query.describe()}
-    document = {
+    document: dict[str, Any] = {
         "kind": kind,
-        "query": described,
+        "query": _described(query) if query is not None else None,
         "exported_at": exported_at.isoformat(),
         "count": len(items),
         "items": [item.model_dump(mode="json") for item in items],
     }
+    if queries:  # one file for several platforms' searches: each one's parameters
+        document["queries"] = [_described(q) for q in queries]
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
@@ -102,14 +106,16 @@ def _render(
     columns: Sequence[str],
     row: Callable[[int, Any], list[Any]],
     markdown: Callable[..., str],
+    queries: Sequence[PlatformQuery] = (),
 ) -> bytes:
     exported_at = datetime.now(UTC)
     if fmt == "csv":
         return _csv_bytes(columns, [row(rank, item) for rank, item in enumerate(items, start=1)])
     if fmt == "json":
-        return _json_bytes(kind, items, query, exported_at)
+        return _json_bytes(kind, items, query, exported_at, queries)
     if fmt == "markdown":
-        return markdown(items, query, exported_at).encode("utf-8")
+        extra = {"queries": queries} if queries else {}
+        return markdown(items, query, exported_at, **extra).encode("utf-8")
     raise ValueError(f"Unknown export format {fmt!r}: use csv, json or markdown.")
 
 
@@ -119,10 +125,16 @@ async def export_posts(
     export_dir: Path,
     name: str,
     query: PlatformQuery | None = None,
+    *,
+    queries: Sequence[PlatformQuery] = (),
 ) -> Path:
-    """Write posts (ranked by the caller) to a new file in export_dir; returns its path."""
+    """Write posts (ranked by the caller) to a new file in export_dir; returns its path.
+
+    `queries` instead of `query`: the posts of several searches (one per platform) in one file,
+    told apart by its platform column, with every search's parameters in the JSON/Markdown.
+    """
     data = await asyncio.to_thread(
-        _render, fmt, "posts", posts, query, POST_COLUMNS, _post_row, posts_markdown
+        _render, fmt, "posts", posts, query, POST_COLUMNS, _post_row, posts_markdown, queries
     )
     return await write_export(export_dir, name, EXTENSIONS[fmt], data)
 

@@ -36,10 +36,16 @@ def _header(title: str, query: PlatformQuery | None, exported_at: datetime, coun
 
 
 def posts_markdown(
-    posts: Sequence[Post], query: PlatformQuery | None, exported_at: datetime
+    posts: Sequence[Post],
+    query: PlatformQuery | None,
+    exported_at: datetime,
+    queries: Sequence[PlatformQuery] = (),
 ) -> str:
-    """A title naming the query, then one table row per post in the given (ranked) order."""
+    """A title naming the query (or a list of the searches), then one table row per post in
+    the given (ranked) order."""
     lines = _header("Top posts", query, exported_at, len(posts), "posts")
+    if queries:
+        lines += [f"- {cell(q.describe(), 200)}" for q in queries] + [""]
     if not posts:
         lines.append("_No posts matched this query._")
         return "\n".join(lines) + "\n"
