@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.agent.support import Script, call, echo
 from viraltracker_bot.agent.agents.analysis_agent import analysis_agent
 from viraltracker_bot.agent.dependencies import CachedResult, ResultCache
@@ -81,3 +83,64 @@ async def test_nothing_cached_tells_the_model_to_search_first(make_deps) -> None
 
     assert any("search first" in s for s in seen)
     assert deps.files == []
+
+
+def _put(cache: ResultCache, platform: Platform, posts, **query) -> None:
+    cache.put(
+        platform,
+        CachedResult(query=PlatformQuery(platform=platform, terms=["ai"], **query), posts=posts),
+    )
+
+
+async def test_compare_says_when_the_results_were_not_searched_alike(make_deps, make_post) -> None:
+    cache = ResultCache()
+    cache.begin_turn()
+    _put(cache, Platform.twitter, [make_post() for _ in range(5)], hours_back=24)
+    tiktoks = [make_post(platform=Platform.tiktok, views=200_000) for _ in range(2)]
+    _put(cache, Platform.tiktok, tiktoks, hours_back=240, min_views=100_000)
+    script = Script({"analysis": [call("compare_platforms", {"chart": False}), echo()]})
+
+    result = await analysis_agent.run("compare them", deps=make_deps(script.model, cache=cache))
+
+    assert "Not like for like" in result.output
+    assert "Twitter/X: last 24h, any views" in result.output
+    assert "TikTok: last 240h, 100,000+ views" in result.output
+
+
+async def test_compare_takes_the_latest_search_not_stale_platforms(make_deps, make_post) -> None:
+    cache = ResultCache()
+    cache.begin_turn()  # an old YouTube search about something else
+    _put(cache, Platform.youtube, [make_post(platform=Platform.youtube) for _ in range(3)])
+    cache.begin_turn()  # then one message searching Twitter and TikTok alike
+    _put(cache, Platform.twitter, [make_post() for _ in range(4)], hours_back=168)
+    tiktoks = [make_post(platform=Platform.tiktok) for _ in range(6)]
+    _put(cache, Platform.tiktok, tiktoks, hours_back=168)
+    script = Script({"analysis": [call("compare_platforms", {"chart": False}), echo()]})
+
+    result = await analysis_agent.run("compare", deps=make_deps(script.model, cache=cache))
+
+    assert "- Twitter/X: 4 posts" in result.output and "- TikTok: 6 posts" in result.output
+    assert "YouTube" not in result.output
+    assert "Not like for like" not in result.output
+
+
+async def test_export_results_puts_every_platform_of_the_latest_search_in_one_file(
+    make_deps, make_post
+) -> None:
+    cache = ResultCache()
+    cache.begin_turn()
+    _put(cache, Platform.youtube, [make_post(platform=Platform.youtube)])  # an earlier message
+    cache.begin_turn()
+    _put(cache, Platform.twitter, [make_post(views=5_000) for _ in range(3)], hours_back=168)
+    tiktoks = [make_post(platform=Platform.tiktok, views=90_000) for _ in range(2)]
+    _put(cache, Platform.tiktok, tiktoks, hours_back=168)
+    script = Script({"analysis": [call("export_results", {"format": "json"}), echo()]})
+    deps = make_deps(script.model, cache=cache)
+
+    result = await analysis_agent.run("export those as json", deps=deps)
+
+    [path] = deps.files
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert [item["platform"] for item in document["items"]] == ["tiktok"] * 2 + ["twitter"] * 3
+    assert {q["platform"] for q in document["queries"]} == {"twitter", "tiktok"}
+    assert "5 posts (2 TikTok, 3 Twitter/X) in one file with a platform column" in result.output

@@ -56,3 +56,16 @@ async def test_page_ads_then_export_csv(make_deps, apify: ApifyFake) -> None:
     assert path.suffix == ".csv"
     rows = list(csv.reader(path.open(encoding="utf-8-sig", newline="")))
     assert len(rows) == len(deps.result_cache.last_facebook_query.ads) + 1
+
+
+async def test_no_ads_says_what_narrowed_the_search(make_deps, apify: ApifyFake) -> None:
+    apify.set_items("curious_coder/facebook-ads-library-scraper", [])
+    args = {"keyword_or_url": "zzqx", "active_status": "active", "country": "US"}
+    script = Script({"facebook": [call("search_facebook_ads", args), echo()]})
+
+    result = await facebook_agent.run("active zzqx ads in the US", deps=make_deps(script.model))
+
+    assert "the Ad Library returned no ads" in result.output
+    assert 'ads of the last 30 days (ask for the "last 90 days")' in result.output
+    assert "only active ads (ask for all ads)" in result.output
+    assert "only US (ask for all countries)" in result.output

@@ -40,6 +40,16 @@ from viraltracker_bot.config import Settings
         ('facebook ads for "meal kit" active in the US', {"terms": ["meal kit"], "country": "US"}),
         ("why did #2 go viral", {"analyze": True, "index": 2, "hashtags": []}),
         ("help", {"help": True, "terms": []}),
+        ("find viral bitcoin tweets", {"viral": True, "micro": False, "min_views": None}),
+        ("what is trending about ai everywhere", {"viral": True, "terms": ["ai"]}),
+        (
+            "compare bitcoin on tiktok and youtube by micro-influencers",
+            {"micro": True, "viral": False, "terms": ["bitcoin"]},
+        ),
+        (
+            "bitcoin tiktoks with any views, any size",
+            {"min_views": 0, "max_followers": 0, "terms": ["bitcoin"]},
+        ),
     ],
 )
 def test_requests_are_read_into_intents(request_text: str, expected: dict) -> None:
@@ -79,6 +89,21 @@ async def test_compare_bitcoin_on_twitter_and_tiktok(offline, apify: ApifyFake) 
     assert "*Analysis*" in reply.text and "Comparison of" in reply.text
     assert reply.text.count(OFFLINE_NOTE) == 1
     assert [f.suffix for f in reply.files] == [".png"]
+    # the same window and no viral filters on either platform, so TikTok is not cut to a few
+    assert "Searched with the same filters on every platform: last 168h" in reply.text
+    assert "TikTok search 'bitcoin' (limit 50, last 168h):" in reply.text
+    assert "Twitter/X search 'bitcoin' (limit 50, last 168h):" in reply.text
+    assert "Not like for like" not in reply.text
+
+
+async def test_compare_viral_asks_for_the_viral_minimum_everywhere(offline) -> None:
+    reply = await offline.handle(message("compare viral bitcoin posts on tiktok and youtube"))
+
+    assert not reply.error
+    assert "Searched with the same filters on every platform: last 168h" in reply.text
+    assert "100,000+ views" in reply.text
+    assert "TikTok search 'bitcoin' (limit 50, last 168h, 100,000+ views)" in reply.text
+    assert "YouTube search 'bitcoin' (limit 50, last 168h, 100,000+ views)" in reply.text
 
 
 async def test_export_those_as_csv_uses_the_previous_results(offline) -> None:
@@ -104,6 +129,9 @@ async def test_follow_up_compare_with_another_platform_reuses_the_subject(
     assert tiktok_run.actor_id == "clockworks/tiktok-scraper"
     assert tiktok_run.run_input["searchQueries"] == ["bitcoin"]
     assert "- Twitter/X:" in reply.text and "- TikTok:" in reply.text
+    # searched like the tweets it is compared with: their day, not TikTok's viral defaults
+    assert "TikTok search 'bitcoin' (limit 50, last 24h" in reply.text
+    assert "Not like for like" not in reply.text
 
 
 async def test_analysis_follow_up_and_help(offline) -> None:

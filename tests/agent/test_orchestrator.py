@@ -99,7 +99,8 @@ def test_pre_route_only_takes_plain_single_platform_requests() -> None:
 def test_follow_ups_on_the_latest_results_skip_the_model_too(make_post) -> None:
     cache = ResultCache()
     assert pre_route("export those as csv", cache) is None  # nothing to refer to
-    for platform in (Platform.twitter, Platform.tiktok):  # tiktok is the newest
+    for platform in (Platform.twitter, Platform.tiktok):  # one message each; tiktok the newest
+        cache.begin_turn()
         query = PlatformQuery(platform=platform, terms=["ai"])
         cache.put(platform, CachedResult(query=query, posts=[make_post(platform=platform)]))
 
@@ -107,6 +108,12 @@ def test_follow_ups_on_the_latest_results_skip_the_model_too(make_post) -> None:
     assert pre_route("why did #2 do so well?", cache).name == "tiktok"
     assert pre_route("export the tweets as json", cache).name == "twitter"
     assert pre_route("what do they have in common?", cache) is None
+    cache.begin_turn()  # one message searching both: "those" are both platforms' results
+    for platform in (Platform.twitter, Platform.tiktok):
+        query = PlatformQuery(platform=platform, terms=["ai"])
+        cache.put(platform, CachedResult(query=query, posts=[make_post(platform=platform)]))
+    assert pre_route("export those as csv", cache).name == "analysis"
+    assert pre_route("export the tweets as json", cache).name == "twitter"
 
 
 def fan_out_script(keyword: str) -> Script:
@@ -208,3 +215,78 @@ async def test_delegation_counts_usage_against_the_message_limit(make_deps) -> N
     with pytest.raises(UsageLimitExceeded):
         await answer("what is viral about bitcoin", deps)
     assert script.count("twitter") == 1  # the third request (twitter's answer) was refused
+
+
+def compare_script(**filters) -> Script:
+    """Twitter and TikTok compared; each specialist searches with its own single-platform
+    defaults (24 h for tweets; 100K+ views, <=50K followers, 10 days for TikToks)."""
+    tasks = [{"agent": "twitter", "request": "bitcoin"}, {"agent": "tiktok", "request": "bitcoin"}]
+    return Script(
+        {
+            "orchestrator": [
+                call("ask_specialists", {"tasks": tasks, "then_analyze": "compare", **filters})
+            ],
+            "twitter": [call("search_twitter", {"keywords": "bitcoin"}), echo("[twitter] ")],
+            "tiktok": [call("search_tiktok", {"keywords": "bitcoin"}), echo("[tiktok] ")],
+            "analysis": [call("compare_platforms", {"chart": False}), echo("[analysis] ")],
+        }
+    )
+
+
+def searched_with(deps) -> dict[str, tuple]:
+    return {
+        p.value: (r.query.hours_back, r.query.limit, r.query.min_views, r.query.max_followers)
+        for p, r in deps.result_cache.filled().items()
+    }
+
+
+async def test_a_comparison_searches_every_platform_with_the_same_filters(make_deps) -> None:
+    script = compare_script()
+    deps = make_deps(script.model)
+
+    reply = await answer("compare bitcoin on twitter and tiktok", deps)
+
+    # a week on both, no viral filters on either: apples to apples
+    assert searched_with(deps) == {
+        "twitter": (168, 50, None, None),
+        "tiktok": (168, 50, None, None),
+    }
+    assert reply.startswith("Searched with the same filters on every platform: last 168h")
+    assert deps.result_cache.last_tiktok_query.count > 1
+    assert "Not like for like" not in reply
+    assert deps.shared_filters is None  # only while the fan-out runs
+
+
+async def test_a_comparison_applies_viral_filters_only_when_asked(make_deps) -> None:
+    script = compare_script(viral=True, micro_creators=True, hours_back=72)
+    deps = make_deps(script.model)
+
+    await answer("compare viral bitcoin posts by micro-influencers on twitter and tiktok", deps)
+
+    alike = (72, 50, 100_000, 50_000)
+    assert searched_with(deps) == {"twitter": alike, "tiktok": alike}
+
+
+async def test_compare_with_another_platform_uses_the_cached_results_filters(make_deps) -> None:
+    first = Script(
+        {"twitter": [call("search_twitter", {"keywords": "bitcoin", "hours_back": 48}), echo()]}
+    )
+    deps = make_deps(first.model)
+    await answer("bitcoin tweets from the last 48 hours", deps)
+    tasks = [{"agent": "tiktok", "request": "bitcoin"}]
+    later = Script(
+        {
+            "orchestrator": [
+                call("ask_specialists", {"tasks": tasks, "then_analyze": "compare them"})
+            ],
+            "tiktok": [call("search_tiktok", {"keywords": "bitcoin"}), echo()],
+            "analysis": [call("compare_platforms", {"chart": False}), echo()],
+        }
+    )
+    deps = make_deps(later.model, cache=deps.result_cache)
+
+    reply = await answer("now compare with tiktok", deps)
+
+    assert searched_with(deps) == {"twitter": (48, 50, None, None), "tiktok": (48, 50, None, None)}
+    assert "as the results it is compared with: last 48h" in reply
+    assert "- Twitter/X:" in reply and "- TikTok:" in reply

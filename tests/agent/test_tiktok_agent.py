@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.agent.support import Script, call, echo
 from tests.fakes.apify import ApifyFake
+from tests.platforms.payloads import tiktok_video
 from viraltracker_bot.agent.agents.tiktok_agent import tiktok_agent
 
 
@@ -81,3 +84,42 @@ async def test_export_tiktok_videos_as_json(make_deps) -> None:
 
     [path] = deps.files
     assert path.suffix == ".json" and path.read_text(encoding="utf-8").lstrip().startswith("{")
+
+
+def serve_videos(apify: ApifyFake, rows: list[tuple[int, int]]) -> None:
+    """One recent video per (views, creator followers)."""
+    posted = int(time.time()) - 3600
+    videos = [
+        tiktok_video(
+            id=str(7300000000000000000 + i),
+            webVideoUrl=None,
+            playCount=views,
+            createTime=posted,
+            createTimeISO=None,
+            authorMeta={"name": f"creator{i}", "fans": fans},
+        )
+        for i, (views, fans) in enumerate(rows)
+    ]
+    apify.set_items("clockworks/tiktok-scraper", videos)
+
+
+async def test_few_viral_videos_left_says_what_the_filters_removed(
+    make_deps, apify: ApifyFake
+) -> None:
+    serve_videos(apify, [(1_400_000, 3_000), (90_000, 2_000), (50_000, 9_000), (500_000, 900_000)])
+    script = Script({"tiktok": [call("search_tiktok", {"keywords": "bitcoin"}), echo()]})
+    deps = make_deps(script.model)
+
+    result = await tiktok_agent.run("find viral bitcoin tiktoks", deps=deps)
+
+    # the original product's defaults for one platform: viral videos by small creators
+    query = deps.result_cache.last_tiktok_query.query
+    assert (query.min_views, query.max_followers, query.hours_back) == (100_000, 50_000, 240)
+    assert "(limit 50, last 240h, 100,000+ views, authors ≤50,000 followers): 1 video:" in (
+        result.output
+    )
+    assert "the filters removed 3 of the 4 videos found" in result.output
+    assert "2 had fewer than 100,000 views" in result.output
+    assert "1 came from authors with more than 50,000 followers" in result.output
+    assert '"over 10k views" or "any views"' in result.output
+    assert '"under 1m followers" or "any size"' in result.output

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime, timedelta
 
-from tests.agent.support import Script, call, echo, turn_results
+from tests.agent.support import Script, call, echo, message, turn_results
 from tests.fakes.apify import ApifyFake
+from tests.platforms.payloads import tweet
 from viraltracker_bot.agent.agents.twitter_agent import twitter_agent
 
 
@@ -132,3 +134,98 @@ async def test_export_tweets_writes_a_csv_with_the_cached_posts(make_deps) -> No
     top5 = deps.result_cache.last_twitter_query.posts[:5]
     assert all(p.url in urls for p in top5)
     assert "(attached)" in result.output
+
+
+def serve_tweets(apify: ApifyFake, views: list[int]) -> None:
+    """The scraper returns one recent tweet per view count, in a shuffled order."""
+    posted = f"{datetime.now(UTC) - timedelta(hours=1):%a %b %d %H:%M:%S +0000 %Y}"
+    rows = [
+        tweet(id=str(1000 + i), url=None, viewCount=v, createdAt=posted)
+        for i, v in enumerate(views)
+    ]
+    apify.set_items("apidojo/tweet-scraper", rows)
+
+
+async def test_viral_keeps_the_tweets_over_the_viral_minimum_when_enough_reach_it(
+    make_deps, apify: ApifyFake
+) -> None:
+    serve_tweets(apify, [5_000, 450_000, 120_000, 90_000, 2_000_000, 300_000, 100_000, 40_000])
+    script = Script(
+        {"twitter": [call("search_twitter", {"keywords": "bitcoin", "viral": True}), echo()]}
+    )
+    deps = make_deps(script.model)
+
+    result = await twitter_agent.run("find viral bitcoin tweets", deps=deps)
+
+    cached = deps.result_cache.last_twitter_query
+    assert [p.views for p in cached.posts] == [2_000_000, 450_000, 300_000, 120_000, 100_000]
+    assert cached.query.min_views == 100_000  # the export states it too
+    assert "viral: ranked by views, keeping those with 100,000+ views" in result.output
+    assert "3 had fewer than 100,000 views" in result.output
+
+
+async def test_viral_never_empties_the_tweets_it_ranks_them_by_views(
+    make_deps, apify: ApifyFake
+) -> None:
+    serve_tweets(apify, [5_000, 45_000, 12_000, 150_000, 800])
+    script = Script(
+        {"twitter": [call("search_twitter", {"keywords": "bitcoin", "viral": True}), echo()]}
+    )
+    deps = make_deps(script.model)
+
+    result = await twitter_agent.run("find viral bitcoin tweets", deps=deps)
+
+    cached = deps.result_cache.last_twitter_query
+    assert [p.views for p in cached.posts] == [150_000, 45_000, 12_000, 5_000, 800]
+    assert cached.query.min_views is None
+    assert "viral: ranked by views; 1 of the 5 tweets reached 100,000 views" in result.output
+    assert '"over 10k views"' in result.output
+
+
+async def test_the_offline_router_passes_viral_on(make_conversation, apify: ApifyFake) -> None:
+    serve_tweets(apify, [5_000, 45_000, 12_000])
+
+    reply = await make_conversation(None).handle(message("find viral bitcoin tweets"))
+
+    assert "viral: ranked by views; none of the 3 tweets reached 100,000 views" in reply.text
+
+
+async def test_no_tweets_left_says_which_filter_and_how_to_widen(
+    make_deps, apify: ApifyFake
+) -> None:
+    serve_tweets(apify, [5_000, 45_000, 12_000])
+    script = Script(
+        {
+            "twitter": [
+                call("search_twitter", {"keywords": "bitcoin", "min_views": 1_000_000}),
+                echo(),
+            ]
+        }
+    )
+
+    result = await twitter_agent.run("bitcoin tweets, 1M+ views", deps=make_deps(script.model))
+
+    assert "3 tweets found, but none passed the filters" in result.output
+    assert "3 had fewer than 1,000,000 views" in result.output
+    assert 'ask for a lower view minimum ("over 100k views" or "any views")' in result.output
+
+
+async def test_a_search_that_finds_nothing_says_so_and_suggests_more(
+    make_deps, apify: ApifyFake
+) -> None:
+    apify.set_items("apidojo/tweet-scraper", [])
+    script = Script({"twitter": [call("search_twitter", {"keywords": "zzqx"}), echo()]})
+
+    result = await twitter_agent.run("zzqx tweets", deps=make_deps(script.model))
+
+    assert "the search itself found no tweets in the last 24h" in result.output
+    assert "broader keywords" in result.output and '"last 7 days"' in result.output
+
+
+async def test_no_stored_tweets_says_to_search_first(make_deps) -> None:
+    script = Script({"twitter": [call("get_top_tweets", {"keyword": "zzqx"}), echo()]})
+
+    result = await twitter_agent.run("top stored zzqx tweets", deps=make_deps(script.model))
+
+    assert 'none stored containing "zzqx"' in result.output
+    assert 'search first ("find zzqx tweets")' in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import time
 
 import pytest
@@ -46,6 +47,32 @@ async def test_results_carry_over_to_the_next_message_and_a_restart(
     assert cache["last_twitter_query"]["query"]["terms"] == ["bitcoin"]
     messages = ModelMessagesTypeAdapter.validate_python(history)
     assert len(messages) == 4  # two turns, each a prompt and an answer
+
+
+async def test_export_those_after_a_comparison_exports_every_platform_compared(
+    make_conversation, db
+) -> None:
+    compared = await make_conversation(None).handle(
+        message("compare bitcoin on twitter and tiktok")
+    )
+    # a restart between the two messages: which platforms "those" are is in the session
+    exported = await make_conversation(None).handle(message("export those as csv"))
+
+    assert not compared.error and not exported.error
+    [path] = exported.files
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig", newline="")))
+    cache, _ = await stored(db, message(""))
+    counts = {p: len(cache[f"last_{p}_query"]["posts"]) for p in ("twitter", "tiktok")}
+    assert {p: sum(r["platform"] == p for r in rows) for p in counts} == counts
+    assert all(counts.values())
+    assert f"{counts['twitter']} Twitter/X" in exported.text
+    assert f"{counts['tiktok']} TikTok" in exported.text
+
+    # a later single-platform search: "those" is that platform's results alone
+    await make_conversation(None).handle(message("find bitcoin tweets"))
+    again = await make_conversation(None).handle(message("export those as csv"))
+    rows = list(csv.DictReader(again.files[0].open(encoding="utf-8-sig", newline="")))
+    assert rows and {r["platform"] for r in rows} == {"twitter"}
 
 
 async def test_the_orchestrator_sees_the_session_history(make_conversation) -> None:

@@ -38,6 +38,7 @@ class CachedResult(BaseModel):
     ads: list[Ad] = Field(default_factory=list)
     fetched_at: datetime = Field(default_factory=_now)
     source: str = Field("search", description="search (a platform run) or database (stored posts)")
+    turn: int = Field(0, description="the conversation turn that produced it (ResultCache.turn)")
 
     @classmethod
     def from_search(cls, result: SearchResult) -> CachedResult:
@@ -75,6 +76,11 @@ class ResultCache(BaseModel):
     last_facebook_query: CachedResult | None = None
     last_analysis: CachedAnalysis | None = None
     custom: dict[str, Any] = Field(default_factory=dict)
+    turn: int = Field(0, description="messages answered so far; results remember their turn")
+
+    def begin_turn(self) -> None:
+        """A new message: what it fetches is told apart from what earlier ones did."""
+        self.turn += 1
 
     @staticmethod
     def _field(platform: Platform) -> str:
@@ -89,6 +95,7 @@ class ResultCache(BaseModel):
         return CachedResult.model_validate(stored) if stored else None
 
     def put(self, platform: Platform, result: CachedResult) -> None:
+        result = result.model_copy(update={"turn": self.turn})
         name = self._field(platform)
         if name in type(self).model_fields:
             setattr(self, name, result)
@@ -100,15 +107,61 @@ class ResultCache(BaseModel):
         found = {p: r for p in Platform if (r := self.get(p)) is not None}
         return dict(sorted(found.items(), key=lambda item: item[1].fetched_at, reverse=True))
 
+    def latest_turn(self) -> dict[Platform, CachedResult]:
+        """Every result of the latest turn that fetched something: what "those" refers to
+        (after "compare bitcoin on twitter and tiktok", both platforms), newest first."""
+        found = self.filled()
+        if not found:
+            return {}
+        last = max(r.turn for r in found.values())
+        return {p: r for p, r in found.items() if r.turn == last}
+
+    def comparable(self) -> dict[Platform, CachedResult]:
+        """What a comparison compares: the latest turn's results, and when that turn fetched
+        one platform ("now compare with TikTok"), the turns before it until two are there."""
+        found = self.filled()
+        chosen: dict[Platform, CachedResult] = {}
+        for turn in sorted({r.turn for r in found.values()}, reverse=True):
+            if len(chosen) >= 2:
+                break
+            chosen.update({p: r for p, r in found.items() if r.turn == turn and p not in chosen})
+        return chosen
+
     def summary_lines(self) -> list[str]:
         """One line per cached result, for the agents' instructions (models read these)."""
         lines = [
             f"- cached {p.value}: {r.describe()} [{r.query.kind}: {'; '.join(r.query.terms)}]"
             for p, r in self.filled().items()
         ]
+        latest = self.latest_turn()
+        if len(latest) > 1:
+            names = ", ".join(p.value for p in latest)
+            lines.append(f"- the latest search covered several platforms: {names}")
         if self.last_analysis:
             lines.append(f"- cached analysis: {self.last_analysis.kind}")
         return lines
+
+
+class SharedFilters(BaseModel):
+    """The filters every platform of one multi-platform request is searched with, so the
+    results compare like for like: one time window, one sample size, the same minimums."""
+
+    hours_back: int = Field(ge=1)
+    limit: int = Field(50, ge=1)
+    min_views: int | None = None
+    max_followers: int | None = None
+
+    @property
+    def days(self) -> int:
+        """The window in whole days, for the tools that count in days."""
+        return max(1, -(-self.hours_back // 24))
+
+    def describe(self) -> str:
+        bits = [f"last {self.hours_back}h", f"up to {self.limit} per platform"]
+        bits.append(f"{self.min_views:,}+ views" if self.min_views else "any views")
+        if self.max_followers:
+            bits.append(f"authors ≤{self.max_followers:,} followers")
+        return ", ".join(bits)
 
 
 @dataclass
@@ -143,6 +196,8 @@ class AgentDependencies:
     user: str | None = None  # who sent the message (digests record their creator)
     usage_limits: UsageLimits | None = None
     run_log: list[AgentRunRecord] = field(default_factory=list)
+    shared_filters: SharedFilters | None = None
+    """Set while a multi-platform request runs: every search uses these instead of its own."""
 
     @classmethod
     def for_message(

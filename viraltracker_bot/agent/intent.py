@@ -79,6 +79,20 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         re.IGNORECASE,
     ),
     "country": re.compile(r"\bin\s+(?:the\s+)?(US|USA|UK|GB|CA|AU|DE|FR|IN|ES|IT|BR|MX)\b"),
+    "any_views": re.compile(
+        r"\b(?:any|all)\s+(?:number\s+of\s+)?views\b|\bno\s+(?:view\s+)?minimum\b",
+        re.IGNORECASE,
+    ),
+    "any_size": re.compile(
+        r"\bany\s+(?:creator\s+|account\s+|channel\s+|audience\s+)?size\b"
+        r"|\b(?:any|all)\s+(?:number\s+of\s+)?(?:followers|subscribers)\b",
+        re.IGNORECASE,
+    ),
+    "micro": re.compile(
+        r"\b(?:micro|nano)[\s-]?(?:influencers?|creators?|accounts?)\b"
+        r"|\bsmall(?:er)?\s+(?:creators?|accounts?|channels?|influencers?)\b",
+        re.IGNORECASE,
+    ),
 }
 
 _FORMATS: dict[str, ExportFormat] = {
@@ -138,6 +152,7 @@ _WORDS = {
     "help": {"help", "hi", "hello", "hey", "commands", "usage", "start", "?"},
     "active": {"active", "running", "live"},
     "all": {"everywhere", "all platforms", "every platform", "across platforms", "all networks"},
+    "viral": {"viral", "trending", "viralest", "blowing up", "blew up", "going viral"},
 }
 _SORTS = {"likes": "likes", "liked": "likes", "engagement": "engagement", "views": "views"}
 
@@ -187,6 +202,8 @@ class Intent(BaseModel):
     all_platforms: bool = False
     help: bool = False
     active_only: bool = False
+    viral: bool = Field(False, description="asked for viral or trending posts")
+    micro: bool = Field(False, description="asked for micro-influencers / small creators")
     limit: int | None = None
     hours_back: int | None = None
     min_views: int | None = None
@@ -203,7 +220,7 @@ class Intent(BaseModel):
     def request_text(self, terms: Sequence[str] | None = None) -> str:
         """A canonical request a specialist can read back with `parse_intent`."""
         chosen = list(terms) if terms is not None else self.terms
-        parts = ["find viral posts"]
+        parts = ["find viral posts" if self.viral else "find posts"]
         if chosen:
             parts.append("about " + ", ".join(f'"{t}"' for t in chosen))
         parts += [f"#{h}" for h in self.hashtags] + [f"@{h}" for h in self.handles]
@@ -216,6 +233,8 @@ class Intent(BaseModel):
             parts.append(f"over {self.min_views} views")
         if self.max_followers:
             parts.append(f"under {self.max_followers} followers")
+        if self.micro:
+            parts.append("by micro-influencers")
         if self.active_only:
             parts.append("active")
         return " ".join(parts)
@@ -268,6 +287,15 @@ def _read_numbers(intent: Intent, text: str) -> str:
     if match:
         code = match.group(1).upper()
         intent.country = _COUNTRY_CODES.get(code, code)
+    match, text = _take(_PATTERNS["micro"], text)
+    intent.micro = match is not None
+    # "any views" / "any size": 0 lifts a bound the platform would otherwise apply by default
+    match, text = _take(_PATTERNS["any_views"], text)
+    if match and intent.min_views is None:
+        intent.min_views = 0
+    match, text = _take(_PATTERNS["any_size"], text)
+    if match and intent.max_followers is None:
+        intent.max_followers = 0
     return text
 
 
@@ -331,6 +359,7 @@ def parse_intent(text: str, platform_words: Mapping[str, Sequence[str]]) -> Inte
     intent.all_platforms = _has(_WORDS["all"], lowered, tokens) or "all platforms" in lowered
     intent.active_only = _has(_WORDS["active"], lowered, tokens)
     intent.wants_export = _has(_WORDS["export"], lowered, tokens)
+    intent.viral = _has(_WORDS["viral"], lowered, tokens)
     intent.export_format = next((f for w, f in _FORMATS.items() if w in tokens), None)
     intent.sort = next((s for w, s in _SORTS.items() if f"by {w}" in lowered), None)
 

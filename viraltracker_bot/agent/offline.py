@@ -32,6 +32,7 @@ OFFLINE_NOTE = (
     "from computed metrics._"
 )
 _CACHED = re.compile(r"^- cached (\w+): .*\[(\w+): ([^\]]*)\]$", re.MULTILINE)
+_SEVERAL = "- the latest search covered several platforms"
 DEFAULT_PLATFORMS = ("twitter", "tiktok", "youtube")
 """Searched when a request names a subject but no platform."""
 
@@ -159,14 +160,31 @@ def _orchestrate(
     if names and (len(names) > 1 or analysis):
         request = _subject_request(intent, cached)
         tasks = [{"agent": name, "request": request} for name in names]
-        return _call("ask_specialists", {"tasks": tasks, "then_analyze": analysis}, 0)
+        args = {"tasks": tasks, "then_analyze": analysis, **_shared_filters(intent)}
+        return _call("ask_specialists", args, 0)
     if names:
         return _call(f"handoff_to_{names[0]}", {"request": prompt}, 0)
+    several = _SEVERAL in (info.instructions or "")
     if intent.compare or intent.insights or intent.analyze or intent.chart:
+        return _call("handoff_to_analysis", {"request": prompt}, 0)
+    if several and intent.wants_export:  # "export those": every platform of the latest search
         return _call("handoff_to_analysis", {"request": prompt}, 0)
     if cached and (intent.follow_up or intent.wants_export or intent.index):
         return _call(f"handoff_to_{cached[0][0]}", {"request": prompt}, 0)
     return _say(registry.capabilities_text())
+
+
+def _shared_filters(intent: Intent) -> dict[str, Any]:
+    """The filters the request sets for every platform; left out, the orchestrator's defaults."""
+    values = {
+        "hours_back": intent.hours_back,
+        "limit": intent.limit,
+        "min_views": intent.min_views,
+        "max_followers": intent.max_followers,
+        "viral": intent.viral or None,
+        "micro_creators": intent.micro or None,
+    }
+    return {name: value for name, value in values.items() if value is not None}
 
 
 # --- a specialist's turn -----------------------------------------------------------------------
@@ -204,6 +222,9 @@ def _plan(intent: Intent, tools: dict[str, ToolDefinition]) -> list[str]:
     if "compare_platforms" in tools:  # the analysis specialist
         if intent.insights:
             return ["generate_insights"]
+        exporting = intent.wants_export and not (intent.compare or intent.analyze)
+        if exporting and "export_results" in tools:
+            return ["export_results"]
         return ["compare_platforms"] if intent.compare else ["analyze_viral_content"]
     plan: list[str] = []
     fetch = _fetch_tool(intent, tools)
@@ -265,6 +286,7 @@ def _arguments(tool: ToolDefinition, intent: Intent) -> dict[str, Any]:
         "index": intent.index,
         "url": (intent.urls or [None])[0],
         "sort": intent.sort,
+        "viral": intent.viral or None,
         "active_status": "active" if intent.active_only else None,
         "country": intent.country,
         "period": f"last{days}d" if days else None,

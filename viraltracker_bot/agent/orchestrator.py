@@ -17,7 +17,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.usage import RunUsage
 
 from viraltracker_bot.agent import registry
-from viraltracker_bot.agent.dependencies import AgentDependencies, ResultCache
+from viraltracker_bot.agent.dependencies import AgentDependencies, ResultCache, SharedFilters
 from viraltracker_bot.agent.intent import parse_intent
 from viraltracker_bot.agent.models import new_agent
 from viraltracker_bot.agent.offline import OFFLINE_NOTE
@@ -32,6 +32,8 @@ teams. You never search yourself: you hand each request to the right specialist.
 - One platform, or a follow-up on one platform's results: call handoff_to_<name>.
 - Several platforms ("compare X on twitter and tiktok", "everywhere"): call ask_specialists once
   with one task per platform; set then_analyze when the user wants a comparison or insights.
+  Every platform is then searched with the same filters, which you set there (not in the
+  tasks): a window, and view or follower minimums only when the user asked for them.
 - Analysis of results already fetched: handoff_to_analysis.
 - Recurring posts ("every weekday at 9am post the top TikToks about X here"), listing or
   removing them: schedule_digest, list_digests, remove_digest.
@@ -73,11 +75,52 @@ class SpecialistTask(BaseModel):
     request: str = Field(description="what this specialist should do, in full")
 
 
-def _merge(sections: Sequence[tuple[str, str]]) -> str:
+def _merge(sections: Sequence[tuple[str, str]], lead: str | None = None) -> str:
     """Sections under headings; the offline router's note once at the end, not per section."""
     offline = any(OFFLINE_NOTE in body for _, body in sections)
     parts = [f"*{title}*\n{body.replace(OFFLINE_NOTE, '').strip()}" for title, body in sections]
-    return "\n\n".join(parts) + (f"\n\n{OFFLINE_NOTE}" if offline else "")
+    text = "\n\n".join(([lead] if lead else []) + parts)
+    return text + (f"\n\n{OFFLINE_NOTE}" if offline else "")
+
+
+DEFAULT_WINDOW_H = 168
+"""A multi-platform search's window when the user names none: a week suits every platform
+(a day is too short for videos, TikTok's ten days too long for tweets)."""
+
+
+def shared_filters(
+    deps: AgentDependencies,
+    platforms: Sequence[str],
+    comparing: bool,
+    *,
+    hours_back: int | None = None,
+    limit: int | None = None,
+    min_views: int | None = None,
+    max_followers: int | None = None,
+    viral: bool = False,
+    micro_creators: bool = False,
+) -> SharedFilters:
+    """The filters every platform of the request is searched with. What the user did not set
+    comes from the results it is compared with ("now compare with TikTok" after a Twitter
+    search), else a week, 50 posts each and no minimums: viral filters only when asked for."""
+    base = None
+    if comparing and len(platforms) == 1:
+        base = next(
+            (r.query for p, r in deps.result_cache.filled().items() if p.value not in platforms),
+            None,
+        )
+    settings = deps.settings
+    if viral and min_views is None:
+        min_views = settings.viral_min_views
+    if micro_creators and max_followers is None:
+        max_followers = settings.micro_max_followers
+    explicit = viral or micro_creators or min_views is not None or max_followers is not None
+    return SharedFilters(
+        hours_back=hours_back or (base.hours_back if base else None) or DEFAULT_WINDOW_H,
+        limit=limit or (base.limit if base else 50),
+        min_views=min_views if explicit or base is None else base.min_views,
+        max_followers=max_followers if explicit or base is None else base.max_followers,
+    )
 
 
 async def fan_out(
@@ -85,14 +128,20 @@ async def fan_out(
     deps: AgentDependencies,
     usage: RunUsage | None,
     then_analyze: str | None = None,
+    filters: SharedFilters | None = None,
 ) -> str:
-    """Run the specialists concurrently (wall time near the slowest, not the sum), then the
-    analysis specialist on what they cached. A platform that fails is reported, not fatal."""
+    """Run the specialists concurrently (wall time near the slowest, not the sum), each
+    searching with the same `filters`, then the analysis specialist on what they cached.
+    A platform that fails is reported, not fatal."""
     entries = [registry.entry(t.agent) for t in tasks]
-    outcomes = await asyncio.gather(
-        *(delegate(e, t.request, deps, usage) for e, t in zip(entries, tasks, strict=True)),
-        return_exceptions=True,
-    )
+    before, deps.shared_filters = deps.shared_filters, filters
+    try:
+        outcomes = await asyncio.gather(
+            *(delegate(e, t.request, deps, usage) for e, t in zip(entries, tasks, strict=True)),
+            return_exceptions=True,
+        )
+    finally:
+        deps.shared_filters = before
     sections: list[tuple[str, str]] = []
     for e, outcome in zip(entries, outcomes, strict=True):
         title = e.platform.label if e.platform else e.name.capitalize()
@@ -108,23 +157,54 @@ async def fan_out(
     if then_analyze:
         analysis = registry.entry("analysis")
         sections.append(("Analysis", await delegate(analysis, then_analyze, deps, usage)))
-    return _merge(sections)
+    lead = None
+    if filters is not None:
+        alike = "on every platform" if len(tasks) > 1 else "as the results it is compared with"
+        lead = f"Searched with the same filters {alike}: {filters.describe()}."
+    return _merge(sections, lead)
 
 
 async def ask_specialists(
     ctx: RunContext[AgentDependencies],
     tasks: list[SpecialistTask],
     then_analyze: str | None = None,
+    hours_back: int | None = None,
+    limit: int | None = None,
+    min_views: int | None = None,
+    max_followers: int | None = None,
+    viral: bool = False,
+    micro_creators: bool = False,
 ) -> str:
     """Several specialists at once, for requests that span platforms; their answers are combined.
+    Every platform is searched with the same filters (set here, not in the tasks), so the
+    results compare like for like.
 
     Args:
         tasks: one task per specialist; they run at the same time.
         then_analyze: afterwards, ask the analysis specialist this (e.g. "compare the platforms").
+        hours_back: the window for every platform, in hours (default 168, a week).
+        limit: posts per platform (default 50).
+        min_views: a view minimum, only if the user gave one ("100k+ views").
+        max_followers: an author follower maximum, only if the user gave one.
+        viral: the user asked for viral/trending posts: the viral view minimum (100K) everywhere.
+        micro_creators: the user asked for micro-influencers / small creators (<= 50K followers).
     """
     if not tasks:
         raise ModelRetry("Give at least one task.")
-    return await fan_out(tasks, ctx.deps, ctx.usage, then_analyze)
+    if len(tasks) == 1 and then_analyze is None:  # one platform, nothing to line up with
+        return await fan_out(tasks, ctx.deps, ctx.usage)
+    filters = shared_filters(
+        ctx.deps,
+        [t.agent for t in tasks],
+        then_analyze is not None,
+        hours_back=hours_back,
+        limit=limit,
+        min_views=min_views,
+        max_followers=max_followers,
+        viral=viral,
+        micro_creators=micro_creators,
+    )
+    return await fan_out(tasks, ctx.deps, ctx.usage, then_analyze, filters)
 
 
 orchestrator = new_agent(
@@ -149,6 +229,8 @@ def pre_route(text: str, cache: ResultCache | None = None) -> AgentEntry | None:
         return registry.entry(intent.agents[0])
     follow_up = intent.wants_export or (intent.index is not None and not intent.has_subject)
     if not intent.agents and follow_up and cache is not None:
+        if intent.wants_export and len(cache.latest_turn()) > 1:
+            return registry.entry("analysis")  # "export those": every platform of that turn
         latest = next(iter(cache.filled()), None)
         return registry.entry_for(latest) if latest is not None else None
     return None
@@ -161,6 +243,7 @@ async def answer(
 ) -> str:
     """One message's answer: straight to the named specialist, or through the orchestrator."""
     usage = RunUsage()
+    deps.result_cache.begin_turn()
     digest = digest_command(prompt)
     if digest is not None and digest.action in ("pause", "resume"):
         return await digest.run(DigestChat.from_deps(deps))  # nothing for a model to decide

@@ -86,7 +86,8 @@ CATALOG: tuple[AgentEntry, ...] = (
     AgentEntry(
         name="analysis",
         description="Analysis of results already fetched in this conversation: outliers and the "
-        "patterns they share, cross-platform comparisons, recommendations; attaches charts.",
+        "patterns they share, cross-platform comparisons, recommendations; attaches charts; "
+        "exports the latest results of several platforms in one file.",
         agent=analysis_agent,
         progress="Analysing the results…",
         examples=(

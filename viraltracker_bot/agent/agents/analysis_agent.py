@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic_ai import ModelRetry, RunContext
 
 from viraltracker_bot.agent.agents import toolkit
-from viraltracker_bot.agent.dependencies import AgentDependencies, CachedAnalysis
+from viraltracker_bot.agent.dependencies import AgentDependencies, CachedAnalysis, CachedResult
 from viraltracker_bot.agent.models import new_agent
 from viraltracker_bot.analysis import metrics
 from viraltracker_bot.analysis.metrics import PlatformComparison, outliers
@@ -19,7 +19,8 @@ You are the analysis specialist of a viral-content research bot used by content 
 You work only from results the platform specialists already fetched in this conversation (listed
 below); if there are none, say which search to run first. Use analyze_viral_content for what makes
 the outliers stand out, compare_platforms for side-by-side figures, generate_insights for
-recommendations a content team can act on this week. Ground every claim in the numbers the tools
+recommendations a content team can act on this week, export_results to export what the latest
+search found on every platform it covered. Ground every claim in the numbers the tools
 return; charts are attached for you."""
 
 analysis_agent = new_agent("analysis", INSTRUCTIONS)
@@ -125,12 +126,17 @@ async def compare_platforms(ctx: RunContext[AgentDependencies], chart: bool = Tr
     """
     from viraltracker_bot.exports.charts import comparison_chart
 
-    by_platform = _cached_posts(ctx, None)
+    compared = {p: r for p, r in ctx.deps.result_cache.comparable().items() if r.posts}
+    if not compared:
+        raise ModelRetry("No posts are cached in this conversation: search first.")
+    by_platform = {p: r.posts for p, r in compared.items()}
     comparison = metrics.compare_platforms(by_platform)
-    queries = [r.query.describe() for r in ctx.deps.result_cache.filled().values()]
+    queries = [r.query.describe() for r in compared.values()]
     lines = ["Comparison of " + "; ".join(queries) + ":", *_comparison_lines(comparison)]
     if len(by_platform) < 2:
         lines.append("Only one platform is cached: search another to compare against.")
+    elif (mismatch := _unlike(compared)) is not None:
+        lines.append(mismatch)
     if chart:
         lines.append(
             await _attach_chart(ctx, lambda d: comparison_chart(comparison, d, "comparison"))
@@ -140,6 +146,44 @@ async def compare_platforms(ctx: RunContext[AgentDependencies], chart: bool = Tr
         kind="comparison", summary=summary, platforms=list(by_platform)
     )
     return summary
+
+
+def _filters_of(cached: CachedResult) -> str:
+    query = cached.query
+    bits = [f"last {query.hours_back}h" if query.hours_back else "any age"]
+    bits.append(f"{query.min_views:,}+ views" if query.min_views else "any views")
+    if query.max_followers:
+        bits.append(f"authors ≤{query.max_followers:,} followers")
+    return ", ".join(bits)
+
+
+def _unlike(compared: dict[Platform, CachedResult]) -> str | None:
+    """A warning when the compared results were searched with different filters."""
+    filters = {p: _filters_of(r) for p, r in compared.items()}
+    if len(set(filters.values())) < 2:
+        return None
+    each = "; ".join(f"{p.label}: {f}" for p, f in filters.items())
+    names = " and ".join(p.value for p in compared)
+    return (
+        f"Not like for like: these were searched with different filters ({each}). Ask "
+        f'"compare <topic> on {names}" to search them all with the same filters.'
+    )
+
+
+@analysis_agent.tool
+async def export_results(
+    ctx: RunContext[AgentDependencies],
+    format: Literal["csv", "json", "markdown"] = "csv",
+    limit: int | None = None,
+) -> str:
+    """Export everything the latest search found, on every platform it covered: the posts in
+    one file with a platform column, Facebook ads in their own file; attached to the reply.
+
+    Args:
+        format: "csv", "json" or "markdown".
+        limit: export only the top this many per platform (default: all).
+    """
+    return await toolkit.export_latest(ctx, format, limit)
 
 
 @analysis_agent.tool

@@ -44,8 +44,15 @@ async def search_facebook_ads(
         active_status: "all", "active" or "inactive".
         country: two-letter country code, or "ALL".
     """
+    if (shared := ctx.deps.shared_filters) is not None:  # one of several platforms: alike
+        count, period = shared.limit, _period_covering(shared.days)
     query = facebook.search_query(keyword_or_url, count, period, active_status, country)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "ads")
+    return await toolkit.search(ctx, query, "ads")
+
+
+def _period_covering(days: int) -> str:
+    """The shortest Ad Library period that covers the window ("" = any time)."""
+    return next((f"last{d}d" for d in (7, 14, 30, 90) if days <= d), "")
 
 
 @facebook_agent.tool
@@ -65,7 +72,7 @@ async def scrape_facebook_page_ads(
         count: how many ads to fetch.
     """
     query = facebook.page_query(page, active_status, country, count)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "ads")
+    return await toolkit.search(ctx, query, "ads")
 
 
 @facebook_agent.tool

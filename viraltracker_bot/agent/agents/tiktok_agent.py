@@ -11,13 +11,13 @@ from viraltracker_bot.agent.agents import toolkit
 from viraltracker_bot.agent.dependencies import AgentDependencies
 from viraltracker_bot.agent.models import new_agent
 from viraltracker_bot.platforms import tiktok
-from viraltracker_bot.platforms.models import Platform
+from viraltracker_bot.platforms.models import Platform, PlatformQuery
 
 INSTRUCTIONS = """\
 You are the TikTok specialist of a viral-content research bot used by content teams.
 Find videos with your tools, never invent them. By default searches look for viral videos
 (100K+ views) by small creators (at most 50K followers) from the last 10 days: say so
-when few match.
+when few match, and widen (min_views=0, max_followers=0) if the user wants more.
 Answer in short Markdown: the best videos with numbers and links, then what stands out.
 To explain a video call analyze_tiktok_video; for what a whole batch has in common call
 analyze_tiktok_batch, and explain from the facts it returns."""
@@ -28,14 +28,28 @@ Count = Annotated[int, Field(ge=1, le=1000)]
 Days = Annotated[int, Field(ge=1, le=365)]
 
 
-def _viral_defaults(
-    ctx: RunContext[AgentDependencies], min_views: int | None, max_followers: int | None
-) -> tuple[int | None, int | None]:
-    """None means the configured viral defaults; 0 means no bound at all."""
+def _filters(
+    ctx: RunContext[AgentDependencies],
+    count: int,
+    min_views: int | None,
+    max_days: int,
+    max_followers: int | None,
+) -> tuple[int, int | None, int, int | None]:
+    """(count, min views, days, max followers): a multi-platform request's shared filters, or
+    this search's own, where None means the configured viral defaults and 0 no bound at all."""
+    if (shared := ctx.deps.shared_filters) is not None:
+        return shared.limit, shared.min_views, shared.days, shared.max_followers
     settings = ctx.deps.settings
     views = settings.viral_min_views if min_views is None else (min_views or None)
     followers = settings.micro_max_followers if max_followers is None else (max_followers or None)
-    return views, followers
+    return count, views, max_days, followers
+
+
+def _windowed(ctx: RunContext[AgentDependencies], query: PlatformQuery) -> PlatformQuery:
+    """The shared window to the hour (TikTok's own filter counts whole days)."""
+    if (shared := ctx.deps.shared_filters) is None:
+        return query
+    return query.model_copy(update={"hours_back": shared.hours_back})
 
 
 @tiktok_agent.tool
@@ -56,9 +70,9 @@ async def search_tiktok(
         max_days: only videos from the last this many days.
         max_followers: keep creators with at most this many followers (default 50K; 0 = any).
     """
-    views, followers = _viral_defaults(ctx, min_views, max_followers)
-    query = tiktok.search_query(keywords, count, views, max_days, followers)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "videos")
+    count, views, days, followers = _filters(ctx, count, min_views, max_days, max_followers)
+    query = _windowed(ctx, tiktok.search_query(keywords, count, views, days, followers))
+    return await toolkit.search(ctx, query, "videos")
 
 
 @tiktok_agent.tool
@@ -79,9 +93,9 @@ async def search_tiktok_hashtag(
         max_days: only videos from the last this many days.
         max_followers: keep creators with at most this many followers (default 50K; 0 = any).
     """
-    views, followers = _viral_defaults(ctx, min_views, max_followers)
-    query = tiktok.hashtag_query(hashtag, count, views, max_days, followers)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "videos")
+    count, views, days, followers = _filters(ctx, count, min_views, max_days, max_followers)
+    query = _windowed(ctx, tiktok.hashtag_query(hashtag, count, views, days, followers))
+    return await toolkit.search(ctx, query, "videos")
 
 
 @tiktok_agent.tool
@@ -95,7 +109,7 @@ async def scrape_tiktok_user(
         count: how many videos to fetch.
     """
     query = tiktok.user_query(username, count)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "videos")
+    return await toolkit.search(ctx, query, "videos")
 
 
 @tiktok_agent.tool

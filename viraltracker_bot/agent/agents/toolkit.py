@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pydantic_ai import ModelRetry, RunContext
 from sqlalchemy import select
 
+from viraltracker_bot.agent.agents import explain
 from viraltracker_bot.agent.dependencies import AgentDependencies, CachedResult
 from viraltracker_bot.agent.untrusted import quoted
 from viraltracker_bot.analysis.metrics import (
@@ -28,8 +29,14 @@ SHOWN = 10
 """How many posts a tool lists for the model (the export has them all)."""
 
 
-async def fetch(ctx: RunContext[AgentDependencies], query: PlatformQuery) -> SearchResult:
-    """Run a platform query and keep its results, with the query, in the conversation's cache."""
+async def fetch(
+    ctx: RunContext[AgentDependencies], query: PlatformQuery, *, soft_min_views: int | None = None
+) -> SearchResult:
+    """Run a platform query and keep its results, with the query, in the conversation's cache.
+
+    `soft_min_views` (a "viral" wish): keep only posts with that many views, unless that would
+    leave fewer than a few, in which case all are kept, ranked by views.
+    """
     deps = ctx.deps
     result = await deps.services.run(query, budget=deps.budget, progress=deps.progress)
     # Cached in the order the tools list them, so "analyse #3" means the same post to everyone.
@@ -39,8 +46,50 @@ async def fetch(ctx: RunContext[AgentDependencies], query: PlatformQuery) -> Sea
             "ads": sorted(result.ads, key=lambda a: a.days_running or 0, reverse=True),
         }
     )
+    if soft_min_views:
+        result = prefer_views(result, soft_min_views)
     deps.result_cache.put(query.platform, CachedResult.from_search(result))
     return result
+
+
+def prefer_views(result: SearchResult, floor: int) -> SearchResult:
+    """The posts with `floor`+ views when at least a few have them (the query then says so);
+    otherwise the result as it is, already ranked by views."""
+    reaching = [p for p in result.posts if (p.views or 0) >= floor]
+    if not reaching or len(reaching) < min(explain.FEW, len(result.posts)):
+        return result
+    counts = dict(result.filtered_out)
+    counts["min_views"] = counts.get("min_views", 0) + len(result.posts) - len(reaching)
+    return result.model_copy(
+        update={
+            "posts": reaching,
+            "query": result.query.model_copy(update={"min_views": floor}),
+            "filtered_out": counts,
+        }
+    )
+
+
+async def search(
+    ctx: RunContext[AgentDependencies],
+    query: PlatformQuery,
+    noun: str,
+    *,
+    viral_floor: int | None = None,
+) -> str:
+    """Fetch, cache and describe; with `viral_floor`, say how the "viral" wish was applied."""
+    result = await fetch(ctx, query, soft_min_views=viral_floor)
+    notes = []
+    if viral_floor and result.posts:
+        if result.query.min_views == viral_floor:
+            notes.append(f"viral: ranked by views, keeping those with {viral_floor:,}+ views")
+        else:
+            reached = sum(1 for p in result.posts if (p.views or 0) >= viral_floor)
+            notes.append(
+                f"viral: ranked by views; {reached or 'none'} of the {len(result.posts)} {noun} "
+                f"reached {viral_floor:,} views, too few to filter on, so all are kept; for a "
+                'minimum anyway, ask e.g. "over 10k views"'
+            )
+    return describe_result(result, noun, notes)
 
 
 def remember(
@@ -107,24 +156,36 @@ def rank_posts(posts: list[Post], sort: str = "views") -> list[Post]:
     return sorted(posts, key=readers.get(sort, readers["views"]), reverse=True)
 
 
-def describe_posts(title: str, posts: list[Post], noun: str, shown: int = SHOWN) -> str:
-    """A heading and the top posts, numbered as the cache holds them (for 'analyse #3')."""
+def describe_posts(
+    title: str, posts: list[Post], noun: str, shown: int = SHOWN, empty: str | None = None
+) -> str:
+    """A heading and the top posts, numbered as the cache holds them (for 'analyse #3');
+    `empty` says why there are none and how to widen the search."""
     if not posts:
-        return (
+        return empty or (
             f"{title}: no {noun} matched. Try broader keywords, a longer window or lower minimums."
         )
-    lines = [f"{title}: {len(posts)} {noun}, top {min(shown, len(posts))} by views:"]
+    if len(posts) == 1:
+        lines = [f"{title}: 1 {noun.removesuffix('s')}:"]
+    else:
+        lines = [f"{title}: {len(posts)} {noun}, top {min(shown, len(posts))} by views:"]
     lines += [post_line(i, p) for i, p in enumerate(posts[:shown], 1)]
     return "\n".join(lines)
 
 
-def describe_result(result: SearchResult, noun: str) -> str:
-    """What a search found, and how (sandbox, cache, skipped items), for the model and the user."""
-    if result.ads:
+def describe_result(result: SearchResult, noun: str, notes: list[str] | None = None) -> str:
+    """What a search found, and how (sandbox, cache, filters, skipped items); when little or
+    nothing is left, which filter removed it and what to ask for instead."""
+    notes = list(notes or [])
+    if result.ads or noun == "ads":
         body = _describe_ads(result.query.describe(), result.ads)
+        if not result.ads:
+            body = explain.empty_ads(result.query)
     else:
-        body = describe_posts(result.query.describe(), rank_posts(result.posts), noun)
-    notes = []
+        empty = None if result.posts else explain.empty_posts(result, noun)
+        body = describe_posts(result.query.describe(), rank_posts(result.posts), noun, empty=empty)
+        if (thinned := explain.thinned(result, noun)) is not None:
+            notes.append(thinned)
     if result.sandbox:
         notes.append("sandbox data: no APIFY_TOKEN is set")
     if result.from_cache:
@@ -145,6 +206,51 @@ def _describe_ads(title: str, ads: list[Ad]) -> str:
     ]
     lines += [ad_line(i, a) for i, a in enumerate(ads[:SHOWN], 1)]
     return "\n".join(lines)
+
+
+async def export_latest(ctx: RunContext[AgentDependencies], fmt: str, limit: int | None) -> str:
+    """Everything the latest search turn found, across its platforms: the posts in one file
+    with a platform column (one sheet to filter and pivot), the ads in a file of their own."""
+    from viraltracker_bot.exports.files import export_ads, export_posts
+
+    latest = ctx.deps.result_cache.latest_turn()
+    if not latest:
+        raise ModelRetry("There are no results in this conversation yet: search first.")
+    try:
+        file_format: ExportFormat = parse_format(fmt)
+    except ValueError as exc:
+        raise ModelRetry(str(exc)) from None
+    export_dir = ctx.deps.settings.export_dir
+    with_posts = {p: r for p, r in latest.items() if r.posts}
+    parts: list[str] = []
+    files = []
+    if with_posts:
+        chosen = {p: rank_posts(r.posts)[: limit or None] for p, r in with_posts.items()}
+        posts = rank_posts([post for group in chosen.values() for post in group])
+        subject = "-".join(dict.fromkeys(t for r in with_posts.values() for t in r.query.terms))
+        name = f"{subject[:40] or 'posts'}-{'-'.join(p.value for p in with_posts)}"
+        queries = [r.query for r in with_posts.values()]
+        files.append(await export_posts(posts, file_format, export_dir, name, queries=queries))
+        counts = ", ".join(f"{len(group)} {p.label}" for p, group in chosen.items())
+        parts.append(
+            f"{len(posts)} posts ({counts}) in one file with a platform column, ranked by "
+            f"views: {files[-1].name}"
+        )
+    for platform, cached in latest.items():
+        if cached.ads:
+            ads = cached.ads[:limit] if limit else cached.ads
+            name = f"{platform.value}-{'-'.join(cached.query.terms)[:40]}"
+            path = await export_ads(ads, file_format, export_dir, name, query=cached.query)
+            files.append(path)
+            parts.append(f"{len(ads)} {platform.label} ads: {path.name}")
+    if not files:
+        raise ModelRetry("The latest search found nothing to export: search again first.")
+    ctx.deps.files.extend(files)
+    searches = "; ".join(r.query.describe() for r in latest.values())
+    return (
+        f"Exported the latest results as {file_format.upper()} (attached): "
+        f"{'; '.join(parts)}. Searches: {searches}."
+    )
 
 
 async def export_cached(

@@ -19,6 +19,8 @@ You are the Twitter/X specialist of a viral-content research bot used by content
 Find tweets with your tools, never invent them. Keywords are OR-ed: pass alternatives
 comma-separated.
 Searches cover the last 24 hours unless the user asks otherwise; "this week" is 168 hours.
+When the user wants viral or trending tweets, pass viral=true: tweets are ranked by views and
+kept to those with 100K+ views when enough reach it; say how it was applied.
 Answer in short Markdown: the best tweets with their numbers and links, then one or two lines on
 what stands out. When asked why a tweet worked, call analyze_tweet and explain from its facts:
 hook, format, timing and engagement against the author's usual. Offer an export when useful."""
@@ -37,6 +39,7 @@ async def search_twitter(
     limit: Limit = 50,
     min_views: int | None = None,
     sort: Literal["Top", "Latest"] = "Top",
+    viral: bool = False,
 ) -> str:
     """Search recent tweets matching ANY of the keywords.
 
@@ -46,11 +49,24 @@ async def search_twitter(
         limit: how many tweets to fetch (up to 5000; the scraper wants at least 50).
         min_views: keep only tweets with at least this many views.
         sort: "Top" (most engaging) or "Latest".
+        viral: the user asked for viral/trending tweets: rank by views, and keep those with
+            the viral minimum (100K views) unless too few reach it.
     """
+    max_followers, floor = None, None
+    if (shared := ctx.deps.shared_filters) is not None:  # one of several platforms: alike
+        hours_back, limit, min_views = shared.hours_back, shared.limit, shared.min_views
+        max_followers = shared.max_followers
+    elif viral and min_views is None:
+        floor, sort = ctx.deps.settings.viral_min_views, "Top"
     query = twitter.search_query(
-        keywords, hours_back=hours_back, limit=limit, min_views=min_views, sort=sort
+        keywords,
+        hours_back=hours_back,
+        limit=limit,
+        min_views=min_views,
+        sort=sort,
+        max_followers=max_followers,
     )
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "tweets")
+    return await toolkit.search(ctx, query, "tweets", viral_floor=floor)
 
 
 @twitter_agent.tool
@@ -68,7 +84,7 @@ async def scrape_twitter_user(
         limit: how many tweets to fetch.
     """
     query = twitter.user_query(handle, hours_back=hours_back, limit=limit)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "tweets")
+    return await toolkit.search(ctx, query, "tweets")
 
 
 @twitter_agent.tool
@@ -115,7 +131,16 @@ async def get_top_tweets(
     )
     toolkit.remember(ctx, query, posts)
     title = f"Top stored tweets of the last {hours_back}h by {sort}"
-    return toolkit.describe_posts(title, posts, "tweets")
+    narrowed = [f'containing "{keyword}"'] if keyword else []
+    narrowed += [f"with {min_views:,}+ views"] if min_views else []
+    narrowed += ["without links or media"] if text_only else []
+    empty = (
+        f"{title}: none stored{' ' + ', '.join(narrowed) if narrowed else ''}. Only tweets "
+        f'earlier searches found are stored: search first ("find {keyword or "bitcoin"} '
+        f'tweets"){", or drop a filter" if narrowed else ""}, or ask for a longer window '
+        '("last 7 days").'
+    )
+    return toolkit.describe_posts(title, posts, "tweets", empty=empty)
 
 
 @twitter_agent.tool

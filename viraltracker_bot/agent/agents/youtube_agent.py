@@ -48,8 +48,14 @@ async def search_youtube(
     subs = settings.micro_max_followers if max_subscribers is None else (max_subscribers or None)
     if max_shorts + max_videos == 0:
         max_shorts = 100
+    shared = ctx.deps.shared_filters
+    if shared is not None:  # one of several platforms: the same filters as the others
+        views, subs, days_back = shared.min_views, shared.max_followers, shared.days
+        max_shorts, max_videos = (shared.limit, 0) if max_shorts else (0, shared.limit)
     query = youtube.search_query(keywords, max_shorts, max_videos, days_back, views, subs)
-    return toolkit.describe_result(await toolkit.fetch(ctx, query), "videos")
+    if shared is not None:  # the window to the hour, not in whole days
+        query = query.model_copy(update={"hours_back": shared.hours_back})
+    return await toolkit.search(ctx, query, "videos")
 
 
 @youtube_agent.tool
