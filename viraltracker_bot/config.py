@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         5.0, gt=0, validation_alias=_env("VIRALTRACKER_INBOX_SWEEP_S", "inbox_sweep_s")
     )
     inbox_max_attempts: int = Field(
-        3, ge=1, validation_alias=_env("VIRALTRACKER_INBOX_MAX_ATTEMPTS", "inbox_max_attempts")
+        5, ge=1, validation_alias=_env("VIRALTRACKER_INBOX_MAX_ATTEMPTS", "inbox_max_attempts")
     )
     # Which replica this is, stable across its restarts (unset: host name and PORT).
     replica_id: str | None = Field(
@@ -215,6 +215,8 @@ class Settings(BaseSettings):
 
     # --- HTTP --------------------------------------------------------------------------------
     port: int = Field(3000, validation_alias=_env("PORT", "port"))
+    # What the bot processes log to stderr (DEBUG shows every Web API call; tokens never appear).
+    log_level: str = Field("INFO", validation_alias=_env("VIRALTRACKER_LOG_LEVEL", "log_level"))
 
     @field_validator(
         "slack_allowed_teams",

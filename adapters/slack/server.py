@@ -108,6 +108,7 @@ async def run_slack(settings: Settings, socket: bool = False) -> None:
     from viraltracker_bot.digests.background import digests_in_background
     from viraltracker_bot.runtime import Runtime
 
+    setup_logging(settings)
     runtime = await Runtime.start(settings)
     log.info("%s", settings.mode_banner())
     try:
@@ -121,6 +122,17 @@ async def run_slack(settings: Settings, socket: bool = False) -> None:
                 )
     finally:
         await runtime.close()
+
+
+def setup_logging(settings: Settings) -> None:
+    """Log to stderr at VIRALTRACKER_LOG_LEVEL, unless the caller configured logging already."""
+    if logging.getLogger().handlers:
+        return
+    level = logging.getLevelName(settings.log_level.strip().upper())
+    logging.basicConfig(
+        level=level if isinstance(level, int) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 async def serve_slack(
