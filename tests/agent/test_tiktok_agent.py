@@ -123,3 +123,16 @@ async def test_few_viral_videos_left_says_what_the_filters_removed(
     assert "1 came from authors with more than 50,000 followers" in result.output
     assert '"over 10k views" or "any views"' in result.output
     assert '"under 1m followers" or "any size"' in result.output
+
+
+async def test_a_creator_with_no_videos_gets_a_check_the_handle_reply(
+    make_deps, apify: ApifyFake
+) -> None:
+    apify.set_items("clockworks/tiktok-scraper", [])
+    script = Script({"tiktok": [call("scrape_tiktok_user", {"username": "@nobody_zzqx"}), echo()]})
+
+    result = await tiktok_agent.run("@nobody_zzqx tiktoks", deps=make_deps(script.model))
+
+    assert "TikTok user 'nobody_zzqx'" in result.output
+    assert "the search itself found no videos" in result.output
+    assert "Check the handle's spelling" in result.output

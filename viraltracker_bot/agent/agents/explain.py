@@ -55,6 +55,15 @@ def _sentence(items: list[str], joiner: str = "and") -> str:
     return ", ".join(items[:-1]) + f" {joiner} " + items[-1]
 
 
+def _broader(query: PlatformQuery) -> str:
+    """What else to search for, by the kind of search that found nothing."""
+    if query.kind == "user":
+        return "Check the handle's spelling (and that the account is public)"
+    if query.kind == "hashtag":
+        return 'Try a related or broader hashtag, or keywords instead ("bitcoin, btc")'
+    return 'Try other or broader keywords (alternatives are OR-ed: "bitcoin, btc")'
+
+
 def empty_posts(result: SearchResult, noun: str) -> str:
     """A search with no posts left: what the platform returned and which filter removed it."""
     query = result.query
@@ -62,11 +71,8 @@ def empty_posts(result: SearchResult, noun: str) -> str:
     counts = result.filtered_out
     if result.scraped == 0:
         window = f" in the last {query.hours_back}h" if query.hours_back else ""
-        longer = f', or a longer window ("{_longer_window(query.hours_back)}")'
-        return (
-            f"{title}: the search itself found no {noun}{window}. Try other or broader "
-            f'keywords (alternatives are OR-ed: "bitcoin, btc"){longer if window else ""}.'
-        )
+        longer = f', or a longer window ("{_longer_window(query.hours_back)}")' if window else ""
+        return f"{title}: the search itself found no {noun}{window}. {_broader(query)}{longer}."
     if counts:
         reasons = _reasons(query, counts)
         asks = widening(query, counts)
@@ -109,7 +115,9 @@ def empty_ads(query: PlatformQuery) -> str:
     if str(options.get("country") or "ALL").upper() != "ALL":
         narrowing.append(f"only {options['country']} (ask for all countries)")
     tried = f" It looked at {_sentence(narrowing)}." if narrowing else ""
-    return (
-        f"{query.describe()}: the Ad Library returned no ads.{tried} Try a broader keyword, "
-        "or the advertiser's page name."
+    broader = (
+        "Check the page's link or id"
+        if query.kind == "page_ads"
+        else "Try a broader keyword, or the advertiser's page name"
     )
+    return f"{query.describe()}: the Ad Library returned no ads.{tried} {broader}."
