@@ -102,3 +102,27 @@ def test_starting_the_cli_does_not_load_matplotlib() -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_runtime_start_keeps_the_start_up_heap_out_of_full_collections(tmp_path: Path) -> None:
+    """A full garbage collection pass must not walk every module and agent schema: that
+    stalled the event loop, and every conversation on it, for 0.1-0.3 s every few messages."""
+    code = (
+        "import asyncio, gc, sys\n"
+        "from viraltracker_bot.config import Settings\n"
+        "from viraltracker_bot.runtime import Runtime\n"
+        "async def main():\n"
+        f"    settings = Settings(_env_file=None, database_url='sqlite+aiosqlite:///{tmp_path}/t.db',"
+        f" export_dir='{tmp_path}')\n"
+        "    async with await Runtime.start(settings):\n"
+        "        print(gc.get_freeze_count(), len(gc.get_objects()))\n"
+        "asyncio.run(main())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr
+    frozen, collected = map(int, done.stdout.split())
+    assert frozen > 50_000 and collected < frozen / 10
