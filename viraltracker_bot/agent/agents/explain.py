@@ -93,7 +93,8 @@ def thinned(result: SearchResult, noun: str) -> str | None:
     removed = sum(counts.values())
     if not removed or not result.posts:
         return None
-    found = len(result.posts) + removed
+    # what the platform returned, not only what was kept: the kept are capped at the limit
+    found = max(len(result.posts) + removed, result.scraped - result.skipped)
     note = (
         f"the filters removed {removed} of the {found} {noun} found: "
         f"{_sentence(_reasons(result.query, counts))}"
