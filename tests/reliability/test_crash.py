@@ -48,7 +48,7 @@ KILL_ON = [
     "conversations.replies",
 ]
 TOPICS = [
-    "cats", "sourdough", "lego", "chess", "espresso", "vinyl", "gardening", "running", "k-pop",
+    "cats", "sourdough", "lego", "chess", "espresso", "vinyl", "gardening", "k-pop",
     "skincare", "woodworking", "budget travel", "home gym", "meal prep", "ai tools", "surfing",
 ]  # fmt: skip
 
