@@ -7,3 +7,4 @@ from tests.agent.support import (  # noqa: F401
     make_deps,
     services,
 )
+from tests.slack.conftest import scripted, slack  # noqa: F401
