@@ -304,13 +304,17 @@ def tweets(run_input: dict[str, Any], rng: random.Random, now: datetime) -> list
         return []
     count = max(1, int(run_input.get("maxItems") or 50))
     per_search = max(1, math.ceil(count / len(searches)))
+    # "Top" search surfaces what the timeline algorithm already amplified: more reach per tweet.
+    reach = 8 if str(run_input.get("sort") or "Top") == "Top" else 1
     items: list[Item] = []
     for search in searches:
-        items += _tweets_for(search, per_search, rng, now)
+        items += _tweets_for(search, per_search, rng, now, reach)
     return items[:count]
 
 
-def _tweets_for(search: str, count: int, rng: random.Random, now: datetime) -> list[Item]:
+def _tweets_for(
+    search: str, count: int, rng: random.Random, now: datetime, reach: int = 1
+) -> list[Item]:
     since = _SINCE.search(search)
     window = timedelta(days=7)
     if since:
@@ -323,12 +327,16 @@ def _tweets_for(search: str, count: int, rng: random.Random, now: datetime) -> l
     items = []
     for moment in spread_dates(rng, now, window, count):
         author = rng.choice(authors)
-        items.append(_tweet(rng, rng.choice(terms), author, moment, now))
+        items.append(_tweet(rng, rng.choice(terms), author, moment, now, reach))
     return items
 
 
-def _tweet(rng: random.Random, term: str, author: Author, moment: datetime, now: datetime) -> Item:
+def _tweet(
+    rng: random.Random, term: str, author: Author, moment: datetime, now: datetime, reach: int = 1
+) -> Item:
     metrics = make_metrics(rng, author.followers, like_rate=0.012)
+    metrics.views, metrics.likes = metrics.views * reach, metrics.likes * reach
+    metrics.shares, metrics.comments = metrics.shares * reach, metrics.comments * reach
     text, tags = write_text(rng, term, "tweets", tags_extra=1)
     tweet_id = snowflake(moment, rng)
     url = f"https://x.com/{author.handle}/status/{tweet_id}"
