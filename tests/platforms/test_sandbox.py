@@ -139,3 +139,10 @@ async def test_sandbox_mode_needs_no_token_and_stores_like_live(
     assert again.from_cache and again.sandbox
     counts = await table_counts(db)
     assert counts["queries"] == 4 and counts["posts"] > 0 and counts["ads"] > 0
+
+
+def test_a_top_tweet_search_has_a_viral_tail_offline() -> None:
+    """'find viral bitcoin tweets' must find some 100K+ tweets in a 50-tweet sandbox search."""
+    _actor, _run_input, rows = rows_for(twitter.search_query("bitcoin", hours_back=24, limit=50))
+    viral = [r for r in rows if (r.get("viewCount") or 0) >= 100_000]
+    assert 5 <= len(viral) < len(rows) * 3 // 4
