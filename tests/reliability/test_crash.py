@@ -6,7 +6,8 @@ threads, and follow-ups in threads it already took on), and kills it with SIGKIL
 moment, or at a random Web API call (right after Slack carried it out, before the bot heard
 back: the moment a naive bot would answer twice). Events that were not acknowledged are sent
 again, as Slack retries them. Every message that was acknowledged and still unfinished when its
-process died is a kill point; the test runs until there were at least 30. A last bot finishes
+process died is a kill point; the test runs until there were at least 30, in 8 kills or more.
+A last bot finishes
 the work, then every thread must hold exactly one answer per acknowledged question, in order.
 """
 
@@ -36,16 +37,17 @@ from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.inbox import UNDONE
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
+FLAVOURS = ["hacks", "fails", "tips", "memes", "trends", "reviews"]
 SEED = 20260105
 MIN_KILL_POINTS = 30
-MAX_RUNS = 14
-KILL_ON = [
+MIN_RUNS = 8
+MAX_RUNS = 16
+KILL_ON = [  # calls every run makes: status lines, streamed answers, shared exports
     "assistant.threads.setStatus",
     "chat.startStream",
     "chat.stopStream",
-    "chat.postMessage",
+    "chat.stopStream",
     "files.completeUploadExternal",
-    "conversations.replies",
 ]
 TOPICS = [
     "cats", "sourdough", "lego", "chess", "espresso", "vinyl", "gardening", "k-pop",
@@ -84,6 +86,15 @@ def _kill_on_call(
     slack.observers.append(observe)
 
 
+async def _deliver_later(
+    sender: Sender, question: Question, bot: BotProcess, rng: random.Random
+) -> None:
+    """Events arrive close together, as Slack sends them: soon enough to be in flight at once."""
+    await asyncio.sleep(rng.uniform(0.0, 0.3))
+    if bot.alive:
+        await sender.deliver(question, bot.url)
+
+
 async def _one_run(
     run: int,
     sender: Sender,
@@ -99,22 +110,20 @@ async def _one_run(
         sender.mention(
             f"C{run % 3}", f"find viral tiktok videos about {topics.pop()}", user=f"U{run}{i}"
         )
-        for i in range(rng.randint(3, 5))
+        for i in range(rng.randint(4, 6))
         if topics
     ]
     for parent in rng.sample(answered, min(len(answered), rng.randint(1, 2))):
         batch.append(sender.follow_up(parent, "export those as csv", user=f"UF{run}"))
     retries = sender.unacknowledged()
-    timed = rng.random() < 0.5
-    if not timed:
+    mode = rng.choice(["while sending", "after the acks", "after the acks", "on a call"])
+    if mode == "on a call":
         _kill_on_call(slack, bot, rng.choice(KILL_ON), rng.randint(1, 3), fired)
-    started = time.monotonic()
-    for question in [*retries, *batch]:
-        if not bot.alive:
-            break
-        await sender.deliver(question, bot.url)
-        await asyncio.sleep(rng.uniform(0.0, 0.15))
-    deadline = started + (rng.uniform(0.3, 3.0) if timed else 8.0)
+    elif mode == "while sending":
+        asyncio.get_running_loop().call_later(rng.uniform(0.05, 0.5), bot.kill)
+    await asyncio.gather(*(_deliver_later(sender, q, bot, rng) for q in [*retries, *batch]))
+    wait = {"while sending": 0.5, "after the acks": rng.uniform(0.0, 1.2), "on a call": 4.0}
+    deadline = time.monotonic() + wait[mode]
     while bot.alive and time.monotonic() < deadline:  # noqa: ASYNC110 (a process, not an event)
         await asyncio.sleep(0.02)
     bot.kill()
@@ -124,7 +133,7 @@ async def _one_run(
 
 async def test_sigkill_at_random_points_never_loses_or_doubles_an_answer(tmp_path: Path) -> None:
     rng = random.Random(SEED)
-    topics = list(TOPICS * 4)
+    topics = [f"{topic} {flavour}" for topic in TOPICS for flavour in FLAVOURS]
     rng.shuffle(topics)
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'crash.db'}"
     async with (
@@ -147,7 +156,7 @@ async def test_sigkill_at_random_points_never_loses_or_doubles_an_answer(tmp_pat
         stages: Counter[str] = Counter()
         fired: list[str] = []
         try:
-            while kill_points < MIN_KILL_POINTS and runs < MAX_RUNS:
+            while (kill_points < MIN_KILL_POINTS or runs < MIN_RUNS) and runs < MAX_RUNS:
                 bot = await start_bot(env, tmp_path, f"bot-{runs}")
                 await _one_run(runs, sender, bot, rng, topics, fired)
                 if runs == 0:
@@ -179,7 +188,10 @@ async def test_sigkill_at_random_points_never_loses_or_doubles_an_answer(tmp_pat
         told = [answered_event(m) for m in replies if m.text and not m.files]
         assert told == sorted(asked, key=lambda e: float(e.split(":")[1])), "answers out of order"
         assert all(m.text.strip() or m.files for m in replies), "a dead stream was left behind"
-        exports = [
-            q for q in sender.questions if q.thread == thread[1] and "export" in q.message.text
+        exported = [  # an export of a search that found nothing has no file to share
+            q
+            for q in sender.questions
+            if q.thread == thread[1] and "Exported" in answers_of(slack, q)[0].text
         ]
-        assert sum(1 for m in replies if m.files) == len(exports)
+        assert sum(1 for m in replies if m.files) == len(exported), "a file shared twice or never"
+    assert any(f.content for f in slack.files.values()), "no export was ever shared"
