@@ -28,7 +28,7 @@ from viraltracker_bot.conversation import Reply
 from viraltracker_bot.inbox import InboxWorker, Lease
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.events import claim_event
-from viraltracker_bot.storage.inbox import UNDONE, LeaseLost, advance_now
+from viraltracker_bot.storage.inbox import UNDONE, LeaseLost, advance_now, stage_of
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
 log = logging.getLogger(__name__)
@@ -180,19 +180,29 @@ class SlackTurns:
             log.exception("slack: the conversation failed on %s", message.event_id)
             reply = Reply(text=CRASH_TEXT, error=True)
         await progress.settle()
-        if reply is not None and await advance_now(
-            self.db,
-            lease.event_id,
-            lease.owner,
-            to="answered",
-            expect=("working", "answered"),
-            lease_s=lease.lease_s,
-            payload={"reply": reply.model_dump(mode="json")},
-        ):
+        if reply is not None and await self._keep(reply, lease):
             return reply, progress.placeholder_ts
         log.info("slack: %s was taken over by another process", message.event_id)
         await progress.clear()
         return None
+
+    async def _keep(self, reply: Reply, lease: Lease) -> bool:
+        """Keep the answer with the message before posting it; False when the lease was lost.
+
+        The core already did, in the transaction that saved the session (then this is one
+        read); a handler without a session (or an error answer) has it written here.
+        """
+        if await stage_of(self.db, lease.event_id) == ("answered", lease.owner):
+            return True
+        return await advance_now(
+            self.db,
+            lease.event_id,
+            lease.owner,
+            to="answered",
+            expect=("working",),
+            lease_s=lease.lease_s,
+            payload={"reply": reply.model_dump(mode="json")},
+        )
 
     async def _deliver(
         self,

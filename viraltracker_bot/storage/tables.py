@@ -213,7 +213,10 @@ class AgentRunRow(Base):
     """One agent run: who ran, which tools, how long, what it cost, how it ended."""
 
     __tablename__ = "agent_runs"
-    __table_args__ = (Index("ix_agent_runs_agent_started", "agent", "started_at"),)
+    __table_args__ = (
+        Index("ix_agent_runs_agent_started", "agent", "started_at"),
+        Index("ix_agent_runs_workspace_started", "workspace", "started_at"),  # daily budgets
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     agent: Mapped[str] = mapped_column(String(64))
