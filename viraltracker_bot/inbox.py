@@ -15,7 +15,7 @@ import contextlib
 import logging
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -132,6 +132,50 @@ class InboxWorker:
         task = asyncio.create_task(self._run(event_id), name=f"inbox:{event_id}")
         self._running[event_id] = task
         task.add_done_callback(lambda _t: self._finished(event_id))
+
+    @contextlib.asynccontextmanager
+    async def working_on(
+        self, event_id: str, *, wait_s: float | None = None
+    ) -> AsyncIterator[Lease | None]:
+        """Claim a stored message for work done right here, by the caller (a live command).
+
+        Waits (up to `wait_s`, default one lease) while an earlier message of its conversation
+        is answered; yields None when another process has it (that one answers). While the
+        block runs the lease is renewed like any other; leaving it by an error or a
+        cancellation hands the message back at once, for the next sweep to retry.
+        """
+        self._held.add(event_id)  # the reservation is kept alive while it waits its turn
+        try:
+            item = await self._claim_in_turn(event_id, self.lease_s if wait_s is None else wait_s)
+        finally:
+            self._held.discard(event_id)
+        if item is None:
+            yield None
+            return
+        self.start()
+        self._held.add(event_id)
+        try:
+            yield Lease(item=item, owner=self.owner, lease_s=self.lease_s)
+        except BaseException:  # a failed or cancelled turn: any process's next sweep retries it
+            await self._release([event_id])
+            raise
+        finally:
+            self._held.discard(event_id)
+
+    async def _claim_in_turn(self, event_id: str, wait_s: float) -> InboxItem | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            item = await inbox.claim(
+                self.db, event_id, self.owner, self.lease_s, replica_prefix=self.replica_prefix
+            )
+            if item is not None:
+                return item
+            stage = await inbox.stage_of(self.db, event_id)
+            still_mine = stage is not None and stage[0] in inbox.UNDONE and stage[1] == self.owner
+            if not still_mine or loop.time() > deadline:
+                return None
+            await asyncio.sleep(0.2)
 
     def _finished(self, event_id: str) -> None:
         self._running.pop(event_id, None)

@@ -17,6 +17,7 @@ from adapters.discord.commands import ViralCommands
 from adapters.discord.deliverer import DiscordDeliverer
 from adapters.discord.endpoints import point_discord_at, rest_client
 from adapters.discord.gate import Gate, GuardedCommandTree
+from adapters.discord.inbox import DiscordTurns
 from adapters.discord.messages import ThreadMessages
 from adapters.discord.render import NO_MENTIONS
 from adapters.discord.sessions import ThreadSessions, refuse_in_place
@@ -78,7 +79,8 @@ class DiscordBot:
         self.db = db
         self.client = make_client(settings, **client_options)
         self.gate = Gate(settings, db)
-        self.sessions = ThreadSessions(conversation)
+        self.turns = DiscordTurns(conversation, db, settings, self.client)
+        self.sessions = ThreadSessions(conversation, turns=self.turns)
         self.tree = GuardedCommandTree(self.client, gate=self.gate)
         self.tree.add_command(ViralCommands(self))
         messages = ThreadMessages(
@@ -90,6 +92,7 @@ class DiscordBot:
     async def login(self) -> None:
         """REST login: from here on the client can post (digests), before the gateway is up."""
         await self.client.login(bot_token(self.settings))
+        self.turns.start()  # answer what a dead process (this one's last life too) left undone
 
     async def start(self) -> None:
         """Log in and hold the gateway connection until closed (discord.py reconnects)."""
@@ -115,6 +118,7 @@ class DiscordBot:
         """Stop taking new work, let answers in flight be posted, then disconnect."""
         self.gate.closing = True
         await self.sessions.drain(drain_s)
+        await self.turns.close(drain_s)
         await self.client.close()
         if self._connection is not None:
             await asyncio.gather(self._connection, return_exceptions=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol
 
@@ -66,11 +67,15 @@ class ThreadResponder:
         channel: discord.abc.Messageable,
         *,
         upload_limit: int,
-        reply_to: discord.Message | None = None,
+        reply_to: discord.Message | discord.PartialMessage | None = None,
+        nonce: Callable[[int | str], int] | None = None,
     ) -> None:
         self.channel = channel
         self.upload_limit = upload_limit
         self.reply_to = reply_to
+        # The nonce of each message ("status", then the answer's parts 0, 1, ...): the same in
+        # every process, so Discord returns a message posted before instead of posting it twice.
+        self.nonce = nonce
         self._status: discord.Message | None = None
         self._throttle = _Throttle()
 
@@ -78,7 +83,7 @@ class ThreadResponder:
         try:
             if self._status is None:
                 self._throttle.ready()
-                self._status = await self._send(Outgoing(content=status_line(status)))
+                self._status = await self._send(Outgoing(content=status_line(status)), "status")
             elif self._throttle.ready():
                 await self._status.edit(content=status_line(status), allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
@@ -94,15 +99,18 @@ class ThreadResponder:
         if self._status is not None:
             await self._status.edit(**first.edit_kwargs())
         else:
-            await self._send(first)
-        for message in rest:
-            await self.channel.send(**message.send_kwargs())
+            await self._send(first, 0)
+        for part, message in enumerate(rest, 1):
+            await self.channel.send(**message.send_kwargs(), **self._nonce(part))
 
-    async def _send(self, message: Outgoing) -> discord.Message:
+    async def _send(self, message: Outgoing, part: int | str) -> discord.Message:
         kwargs = message.send_kwargs()
         if self.reply_to is not None:
             kwargs["reference"] = self.reply_to.to_reference(fail_if_not_exists=False)
-        return await self.channel.send(**kwargs)
+        return await self.channel.send(**kwargs, **self._nonce(part))
+
+    def _nonce(self, part: int | str) -> dict[str, int]:
+        return {"nonce": self.nonce(part)} if self.nonce is not None else {}
 
 
 class InteractionResponder:

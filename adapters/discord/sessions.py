@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import discord
 
 from adapters.base import ConversationHandler
+from adapters.discord.inbox import DiscordTurns, StoredTurn, turn_nonces, where_of
 from adapters.discord.render import NO_MENTIONS, error_embed
 from adapters.discord.responders import InteractionResponder, Responder, ThreadResponder
 from viraltracker_bot.conversation import ConversationKey, IncomingMessage, Reply
@@ -58,10 +60,17 @@ def upload_limit_of(channel: discord.abc.Messageable) -> int:
 
 
 class ThreadSessions:
-    """Runs each turn of a thread's conversation through the core and answers in the thread."""
+    """Runs each turn of a thread's conversation through the core and answers in the thread.
 
-    def __init__(self, conversation: ConversationHandler) -> None:
+    With `turns` (the durable inbox, as the bot runs), each turn is stored first and answered
+    once even if this process dies on the way (another one answers in the thread).
+    """
+
+    def __init__(
+        self, conversation: ConversationHandler, *, turns: DiscordTurns | None = None
+    ) -> None:
         self.conversation = conversation
+        self.turns = turns
         self._working: set[asyncio.Task[object]] = set()
 
     @asynccontextmanager
@@ -110,7 +119,11 @@ class ThreadSessions:
             f"{user.mention} asked: {query[:HEADER_QUERY_LIMIT]}",
             allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
         )
-        responder = ThreadResponder(thread, upload_limit=upload_limit_of(thread))
+        responder = ThreadResponder(
+            thread,
+            upload_limit=upload_limit_of(thread),
+            nonce=turn_nonces(f"interaction:{interaction.id}"),
+        )
         key = session_key(channel.guild.id, thread)
         await self.run_turn(key, user, query, f"interaction:{interaction.id}", responder)
 
@@ -120,7 +133,11 @@ class ThreadSessions:
         """A slash command in a thread (or a channel without threads): the place is the session."""
         async with self._in_flight():
             await interaction.response.defer(thinking=True)
-            fallback = ThreadResponder(channel, upload_limit=upload_limit_of(channel))
+            fallback = ThreadResponder(
+                channel,
+                upload_limit=upload_limit_of(channel),
+                nonce=turn_nonces(f"interaction:{interaction.id}"),
+            )
             responder = InteractionResponder(interaction, fallback=fallback)
             key = session_key(interaction.guild_id or 0, channel)
             event_id = f"interaction:{interaction.id}"
@@ -130,7 +147,12 @@ class ThreadSessions:
         """A message in one of the bot's threads continues its session."""
         async with self._in_flight():
             limit = upload_limit_of(thread)
-            responder = ThreadResponder(thread, upload_limit=limit, reply_to=message)
+            responder = ThreadResponder(
+                thread,
+                upload_limit=limit,
+                reply_to=message,
+                nonce=turn_nonces(f"message:{message.id}"),
+            )
             await responder.progress("Working on it…")
             key = session_key(thread.guild.id, thread)
             await self.run_turn(key, message.author, text, f"message:{message.id}", responder)
@@ -144,6 +166,9 @@ class ThreadSessions:
         responder: Responder,
     ) -> None:
         """One turn: the core answers (it turns its own failures into Replies), we show it."""
+        if self.turns is not None:
+            await self._durable_turn(key, user, text, event_id, responder)
+            return
         message = IncomingMessage(key=key, user=str(user.id), text=text, event_id=event_id)
         try:
             reply = await self.conversation.handle(message, responder.progress)
@@ -154,6 +179,34 @@ class ThreadSessions:
             await responder.answer(reply)
         except discord.HTTPException:
             log.exception("could not post the answer in %s", key.as_string())
+
+    async def _durable_turn(
+        self,
+        key: ConversationKey,
+        user: discord.abc.User,
+        text: str,
+        event_id: str,
+        responder: Responder,
+    ) -> None:
+        assert self.turns is not None
+        stored = StoredTurn(
+            key=key,
+            user=str(user.id),
+            text=text,
+            where=where_of(responder, int(key.workspace or 0)),
+        )
+        try:
+            await self.turns.run(event_id, stored, responder, at=asked_at(event_id))
+        except discord.HTTPException:
+            log.exception("could not post the answer in %s; it is retried", key.as_string())
+
+
+def asked_at(event_id: str) -> datetime | None:
+    """When the person asked: the time in the interaction's or message's snowflake id."""
+    try:
+        return discord.utils.snowflake_time(int(event_id.rsplit(":", 1)[-1]))
+    except ValueError:
+        return None
 
 
 async def refuse_in_place(interaction: discord.Interaction, text: str) -> None:

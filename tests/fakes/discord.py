@@ -35,6 +35,7 @@ DISCORD_EPOCH_MS = 1420070400000
 API_PREFIX = "/api/v10"
 JSON_TYPE = "application/json"
 INTERACTION_TOKEN_TTL_S = 15 * 60
+NONCE_WINDOW = timedelta(minutes=5)  # how long Discord enforces a message nonce
 FIRST_RESPONSE_DEADLINE_S = 3.0
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
 HEARTBEAT_INTERVAL_MS = 41250
@@ -714,9 +715,16 @@ class DiscordFake:
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
         body = request[CALL].json or {}
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self._sent_with_nonce(int(channel["id"]), str(nonce))
+            if earlier is not None:  # Discord returns the message sent before, sends nothing
+                return self._json(earlier)
         fields = self._message_fields(body, request[CALL].uploads)
         reference = body.get("message_reference")
         message = self._store_message(int(channel["id"]), self.bot_user, **fields)
+        if nonce is not None:
+            message["nonce"] = str(nonce)
         if reference:
             # Discord stores (and echoes) snowflakes as strings, whatever the client sent.
             ids = ("message_id", "channel_id", "guild_id")
@@ -725,6 +733,18 @@ class DiscordFake:
             }
         await self._dispatch_message(message)
         return self._json(message)
+
+    def _sent_with_nonce(self, channel_id: int, nonce: str) -> dict[str, Any] | None:
+        """The bot's message with this nonce in the last few minutes (`enforce_nonce`)."""
+        window = datetime.now(UTC) - NONCE_WINDOW
+        for message in self.messages.get(channel_id, []):
+            if (
+                message.get("nonce") == nonce
+                and message["author"]["id"] == self.bot_id
+                and datetime.fromisoformat(message["timestamp"]) > window
+            ):
+                return message
+        return None
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
