@@ -75,16 +75,6 @@ async def scrape_facebook_page_ads(
     return await toolkit.search(ctx, query, "ads")
 
 
-@facebook_agent.tool
-async def export_facebook_ads(
-    ctx: RunContext[AgentDependencies],
-    format: Literal["csv", "json", "markdown"] = "csv",
-    limit: int | None = None,
-) -> str:
-    """Export the latest ads (with the query that found them) as a file attached to the reply.
-
-    Args:
-        format: "csv", "json" or "markdown".
-        limit: export only the top this many (default: all).
-    """
-    return await toolkit.export_cached(ctx, Platform.facebook, format, limit)
+export_facebook_ads = toolkit.add_export_tool(
+    facebook_agent, Platform.facebook, "export_facebook_ads", "ads"
+)

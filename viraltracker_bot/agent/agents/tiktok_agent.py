@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_ai import RunContext
@@ -137,16 +137,6 @@ async def analyze_tiktok_batch(ctx: RunContext[AgentDependencies]) -> str:
     return "\n".join([f"Patterns in {cached.describe()}:", *(f"- {line}" for line in lines)])
 
 
-@tiktok_agent.tool
-async def export_tiktok_videos(
-    ctx: RunContext[AgentDependencies],
-    format: Literal["csv", "json", "markdown"] = "csv",
-    limit: int | None = None,
-) -> str:
-    """Export the latest TikTok videos (with the query that found them) as an attached file.
-
-    Args:
-        format: "csv", "json" or "markdown".
-        limit: export only the top this many (default: all).
-    """
-    return await toolkit.export_cached(ctx, Platform.tiktok, format, limit)
+export_tiktok_videos = toolkit.add_export_tool(
+    tiktok_agent, Platform.tiktok, "export_tiktok_videos", "TikTok videos"
+)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, Literal
 
-from pydantic_ai import ModelRetry, RunContext
+from pydantic_ai import Agent, ModelRetry, RunContext
 from sqlalchemy import select
 
 from viraltracker_bot.agent.agents import explain
@@ -280,6 +282,34 @@ async def export_cached(
         f"Exported {count} {platform.label} {noun} from {cached.query.describe()} "
         f"as {file_format.upper()}: {path.name} (attached)."
     )
+
+
+EXPORT_DOC = """\
+Export the latest {what} (with the query that found them) as a file attached to the reply.
+
+Args:
+    format: "csv", "json" or "markdown".
+    limit: export only the top this many (default: all).
+"""
+
+
+def add_export_tool(
+    agent: Agent[AgentDependencies, Any], platform: Platform, name: str, what: str
+) -> Callable[..., Awaitable[str]]:
+    """Give a specialist its export tool: the same tool for every platform, under the name the
+    model (and the routing benchmark) already calls it by, with `what` naming what it exports."""
+
+    async def export(
+        ctx: RunContext[AgentDependencies],
+        format: Literal["csv", "json", "markdown"] = "csv",
+        limit: int | None = None,
+    ) -> str:
+        return await export_cached(ctx, platform, format, limit)
+
+    export.__name__ = export.__qualname__ = name
+    export.__doc__ = EXPORT_DOC.format(what=what)
+    agent.tool(export)
+    return export
 
 
 def pick_post(cached: CachedResult, index: int | None, url: str | None) -> tuple[int, Post]:

@@ -161,16 +161,4 @@ async def analyze_tweet(
     return "\n".join([f"Tweet {header}", *(f"- {fact}" for fact in facts)])
 
 
-@twitter_agent.tool
-async def export_tweets(
-    ctx: RunContext[AgentDependencies],
-    format: Literal["csv", "json", "markdown"] = "csv",
-    limit: int | None = None,
-) -> str:
-    """Export the latest tweets (with the query that found them) as a file attached to the reply.
-
-    Args:
-        format: "csv", "json" or "markdown".
-        limit: export only the top this many (default: all).
-    """
-    return await toolkit.export_cached(ctx, Platform.twitter, format, limit)
+export_tweets = toolkit.add_export_tool(twitter_agent, Platform.twitter, "export_tweets", "tweets")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_ai import RunContext
@@ -58,16 +58,6 @@ async def search_youtube(
     return await toolkit.search(ctx, query, "videos")
 
 
-@youtube_agent.tool
-async def export_youtube_videos(
-    ctx: RunContext[AgentDependencies],
-    format: Literal["csv", "json", "markdown"] = "csv",
-    limit: int | None = None,
-) -> str:
-    """Export the latest YouTube videos (with the query that found them) as an attached file.
-
-    Args:
-        format: "csv", "json" or "markdown".
-        limit: export only the top this many (default: all).
-    """
-    return await toolkit.export_cached(ctx, Platform.youtube, format, limit)
+export_youtube_videos = toolkit.add_export_tool(
+    youtube_agent, Platform.youtube, "export_youtube_videos", "YouTube videos"
+)
