@@ -122,11 +122,7 @@ async def analyze_tiktok_video(
         index: the video's number in the latest list (1 = the top one).
         url: or the video's link.
     """
-    cached = toolkit.cached_or_retry(ctx, Platform.tiktok)
-    number, post = toolkit.pick_post(cached, index, url)
-    median = await toolkit.author_median_views(ctx, Platform.tiktok, post.author)
-    facts = toolkit.post_facts(post, cached.posts, median)
-    return "\n".join([f"Video {toolkit.post_line(number, post)}", *(f"- {f}" for f in facts)])
+    return await toolkit.explain_post(ctx, Platform.tiktok, "Video", index, url)
 
 
 @tiktok_agent.tool

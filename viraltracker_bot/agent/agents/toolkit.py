@@ -326,6 +326,22 @@ def pick_post(cached: CachedResult, index: int | None, url: str | None) -> tuple
     return number, posts[number - 1]
 
 
+async def explain_post(
+    ctx: RunContext[AgentDependencies],
+    platform: Platform,
+    label: str,
+    index: int | None,
+    url: str | None,
+) -> str:
+    """The facts on why one cached post performed, headed by its line (`label` says "Tweet",
+    "Video"), measured against its batch and its author's usual views."""
+    cached = cached_or_retry(ctx, platform)
+    number, post = pick_post(cached, index, url)
+    median = await author_median_views(ctx, platform, post.author)
+    facts = post_facts(post, cached.posts, median)
+    return "\n".join([f"{label} {post_line(number, post)}", *(f"- {fact}" for fact in facts)])
+
+
 async def author_median_views(
     ctx: RunContext[AgentDependencies], platform: Platform, author: str | None
 ) -> float | None:

@@ -153,12 +153,7 @@ async def analyze_tweet(
         index: the tweet's number in the latest list (1 = the top one).
         url: or the tweet's link.
     """
-    cached = toolkit.cached_or_retry(ctx, Platform.twitter)
-    number, post = toolkit.pick_post(cached, index, url)
-    median = await toolkit.author_median_views(ctx, Platform.twitter, post.author)
-    facts = toolkit.post_facts(post, cached.posts, median)
-    header = toolkit.post_line(number, post)
-    return "\n".join([f"Tweet {header}", *(f"- {fact}" for fact in facts)])
+    return await toolkit.explain_post(ctx, Platform.twitter, "Tweet", index, url)
 
 
 export_tweets = toolkit.add_export_tool(twitter_agent, Platform.twitter, "export_tweets", "tweets")
