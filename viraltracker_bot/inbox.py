@@ -268,7 +268,8 @@ class InboxWorker:
             replica_prefix=self.replica_prefix,
             limit=max(1, self.max_concurrent),
         )
-        fresh = [i for i in ids if i not in self._running]
+        busy = self._running.keys() | self._held | self._waiting
+        fresh = [i for i in ids if i not in busy]
         for event_id in fresh:
             self.submit(event_id)
         if fresh:

@@ -116,17 +116,20 @@ class SlackTurns:
         if message.kind == "message" and not message.is_direct:
             if message.mentions(bot_user_id) or not await self._bot_in_thread(message):
                 return False
-        stored = await self._worker().record(
+        worker = self._worker()
+        stored = await worker.record(
             message.event_id,
             SOURCE,
             message.key().as_string(),
             payload_of(message, bot_user_id),
             at=written_at(message.ts),
         )
+        if not stored:
+            # Stored before: a copy, or Slack retrying an event this process refused halfway
+            # (then it is still this process's to answer).
+            stored = await stage_of(self.db, message.event_id) == ("pending", worker.owner)
         if stored and message.kind == "app_mention":
             await self._mark_thread(message)
-        if not stored:
-            log.debug("slack: %s is stored already", message.event_id)
         return stored
 
     def submit(self, event_id: str) -> None:

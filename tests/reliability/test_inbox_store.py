@@ -84,3 +84,15 @@ async def test_released_work_counts_a_new_attempt_and_done_work_is_never_claimed
     assert await inbox.abandoned(db, "b/1", ("slack",)) == []
     assert await inbox.undone_count(db) == 0
     assert await inbox.stage_of(db, "C1:1") == ("done", "a/1")
+
+
+async def test_a_sweep_finds_its_own_forgotten_message_once_its_lease_ran_out(
+    db: Database,
+) -> None:
+    """Stored, then the process lost track of it (its first ack was refused halfway)."""
+    assert await inbox.record(db, "C1:1", "slack", "k1", {}, owner="a/1", lease_s=0.05)
+    assert await inbox.abandoned(db, "a/1", ("slack",)) == []  # its reservation still holds
+    await asyncio.sleep(0.1)
+    assert await inbox.abandoned(db, "a/1", ("slack",)) == ["C1:1"]
+    assert await inbox.claim(db, "C1:1", "a/1", 60) is not None
+    assert await inbox.abandoned(db, "a/1", ("slack",)) == []  # held again, live

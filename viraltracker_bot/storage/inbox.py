@@ -279,7 +279,11 @@ async def abandoned(
     replica_prefix: str | None = None,
     limit: int = 100,
 ) -> list[str]:
-    """Unfinished messages nobody live is holding (oldest first): what a sweep takes over."""
+    """Unfinished messages nobody live is holding (oldest first): what a sweep takes over.
+
+    This owner's own rows count once their lease ran out: a message it stored but lost track
+    of (its answer failed and was handed back, its first store was refused halfway).
+    """
     now = utcnow()
     c = _table.c
     stmt = (
@@ -288,7 +292,7 @@ async def abandoned(
             c.status.in_(UNDONE),
             c.source.in_(sources),
             _takeable(owner, now, replica_prefix),
-            or_(c.lease_owner.is_(None), c.lease_owner != owner),
+            or_(c.lease_owner.is_(None), c.lease_owner != owner, c.lease_until < now),
         )
         .order_by(c.created_at, c.event_id)
         .limit(limit)
