@@ -142,13 +142,18 @@ async def test_three_replicas_answer_500_events_once_each_and_in_order(
             await asyncio.sleep(1.0)  # time for a second answer, were one on its way
         finally:
             codes = await asyncio.gather(*(bot.stop() for bot in bots))
-        assert codes == [0] * REPLICAS
+        assert codes == [0] * REPLICAS, [_tail(bot.log) for bot in bots]
 
     for question in sender.questions:
-        assert len(answers_of(slack, question)) == 1, question.event_id
+        answers = answers_of(slack, question)
+        assert len(answers) == 1, (question.event_id, [m.text[:80] for m in answers])
     for parent in parents:
         replies = slack.bot_replies(parent.message.channel, parent.thread)
         told = [answered_event(m) for m in replies if m.text and not m.files]
         asked = [q.event_id for q in sender.questions if q.thread == parent.thread]
-        assert told == asked, "a thread's answers came out of order"
+        assert told == asked, ("a thread's answers came out of order", told, asked)
         assert sum(1 for m in replies if m.files) == 1  # the one export
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:]
