@@ -1,6 +1,6 @@
 """Sustained load: signed Slack events into bot processes, answers read back from the Slack fake.
 
-    python bench/load.py                 # 120 s at 25 events/s on 2 replicas (SQLite)
+    python bench/load.py                 # 120 s at 20 events/s on 2 replicas (SQLite)
     python bench/load.py --quick         # 30 s at 20 events/s: under a minute in all
     python bench/load.py --json          # one JSON object with stable keys
     python bench/load.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -275,7 +275,7 @@ def percentile(values: list[float], p: float) -> float:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     duration_s = 30.0 if args.quick and args.duration is None else (args.duration or 120.0)
-    rate = args.rate or (20.0 if args.quick else 25.0)
+    rate = args.rate or 20.0
     with tempfile.TemporaryDirectory(prefix="vt-load-") as tmp:
         work = Path(tmp)
         database_url = args.database_url or f"sqlite+aiosqlite:///{work / 'load.db'}"
@@ -379,7 +379,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="30 s at 20 events/s")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--duration", type=float, default=None, help="seconds of load (120)")
-    parser.add_argument("--rate", type=float, default=None, help="events per second (25)")
+    parser.add_argument("--rate", type=float, default=None, help="events per second (20)")
     parser.add_argument("--replicas", type=int, default=2, help="bot processes (2)")
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--actor-latency", type=float, default=0.05, help="Apify fake run time")
