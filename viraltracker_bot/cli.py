@@ -1,4 +1,4 @@
-"""The `viraltracker-bot` command: search, top, export and db here; chat, bots and digests mounted."""
+"""The `viraltracker-bot` command: search, top, export, db; chat, bots and digests are mounted."""
 
 from __future__ import annotations
 
@@ -168,7 +168,9 @@ def search_twitter(
     keywords: Annotated[str, typer.Argument(help="Comma-separated keywords, OR-ed: 'btc,bitcoin'")],
     limit: LimitOpt = 50,
     hours_back: Annotated[int, typer.Option("--hours", help="How far back to look.")] = 24,
-    user: Annotated[bool, typer.Option("--user", help="KEYWORDS is a handle: its timeline.")] = False,
+    user: Annotated[
+        bool, typer.Option("--user", help="KEYWORDS is a handle: its timeline.")
+    ] = False,
     min_views: MinViewsOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -343,7 +345,9 @@ def export(
     keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k")] = None,
     sort: Annotated[str, typer.Option(help="views, likes, engagement, ...")] = "views",
     limit: LimitOpt = 100,
-    output_dir: Annotated[Path | None, typer.Option("--dir", help="Default: the export dir.")] = None,
+    output_dir: Annotated[
+        Path | None, typer.Option("--dir", help="Default: the export dir.")
+    ] = None,
 ) -> None:
     """Export stored top posts to a CSV, JSON or Markdown file; prints its path."""
     run(_export(platform, fmt, days, keyword or [], sort, limit, output_dir))

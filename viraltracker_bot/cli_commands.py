@@ -64,7 +64,8 @@ def discord(ctx: typer.Context) -> None:
 
 def discord_sync(
     guild: Annotated[
-        int | None, typer.Option("--guild", help="Register in one guild (instant) instead of globally.")
+        int | None,
+        typer.Option("--guild", help="Register in one guild (instant) instead of globally."),
     ] = None,
 ) -> None:
     """Register the /viral slash commands with Discord."""

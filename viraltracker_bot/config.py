@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 
 def _env(*names: str) -> AliasChoices:
@@ -51,7 +51,8 @@ class Settings(BaseSettings):
         validation_alias=_env("APIFY_API_BASE_URL", "apify_api_base_url"),
     )
     twitter_actor: str = Field(
-        "apidojo/tweet-scraper", validation_alias=_env("VIRALTRACKER_TWITTER_ACTOR", "twitter_actor")
+        "apidojo/tweet-scraper",
+        validation_alias=_env("VIRALTRACKER_TWITTER_ACTOR", "twitter_actor"),
     )
     tiktok_actor: str = Field(
         "clockworks/tiktok-scraper",
@@ -91,7 +92,8 @@ class Settings(BaseSettings):
 
     # --- per-message limits ------------------------------------------------------------------
     max_model_requests_per_message: int = Field(
-        12, validation_alias=_env("VIRALTRACKER_MAX_MODEL_REQUESTS", "max_model_requests_per_message")
+        12,
+        validation_alias=_env("VIRALTRACKER_MAX_MODEL_REQUESTS", "max_model_requests_per_message"),
     )
     max_tokens_per_message: int = Field(
         200_000, validation_alias=_env("VIRALTRACKER_MAX_TOKENS", "max_tokens_per_message")
