@@ -10,16 +10,19 @@ off; terminal sessions (the operator's own) are never limited.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Reply
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.dialects import upsert_insert
+from viraltracker_bot.storage.dialects import dialect_name
 from viraltracker_bot.storage.tables import AgentRunRow, UsageCounterRow
 
 log = logging.getLogger(__name__)
@@ -29,18 +32,31 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.cache
+def _count_stmt(dialect: str) -> Any:
+    table = UsageCounterRow.__table__
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    window = bindparam("window", type_=table.c.window_start.type)
+    ins = insert(table).values(scope=bindparam("for"), window_start=window, count=1)
+    return ins.on_conflict_do_update(
+        index_elements=["scope", "window_start"], set_={"count": table.c.count + 1}
+    ).returning(table.c.count)
+
+
 async def count_in_window(db: Database, scope: str, window_start: datetime) -> int:
-    """Add one to a fixed-window counter and return the new count (atomic across replicas)."""
+    """Add one to a fixed-window counter and return the new count (atomic across replicas).
+
+    The first count of a new window also clears the scope's earlier windows.
+    """
     table = UsageCounterRow.__table__
     async with db.transaction() as session:
-        ins = upsert_insert(session, table).values(scope=scope, window_start=window_start, count=1)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["scope", "window_start"], set_={"count": table.c.count + 1}
-        ).returning(table.c.count)
-        count = int((await session.execute(stmt)).scalar_one())
-        await session.execute(
-            delete(table).where(table.c.scope == scope, table.c.window_start < window_start)
-        )
+        stmt = _count_stmt(dialect_name(session))
+        params = {"for": scope, "window": window_start}
+        count = int((await session.execute(stmt, params)).scalar_one())
+        if count == 1:
+            await session.execute(
+                delete(table).where(table.c.scope == scope, table.c.window_start < window_start)
+            )
     return count
 
 

@@ -14,15 +14,17 @@ conversation, so two replicas never both pass that check; SQLite has one writer 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
-from sqlalchemy import and_, case, exists, func, or_, select, text, update
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.dialects import as_utc, dialect_name, upsert_insert
+from viraltracker_bot.storage.dialects import as_utc, dialect_name
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
 UNDONE = ("pending", "working", "answered")
@@ -44,16 +46,40 @@ class InboxItem(BaseModel):
     status: str
     payload: dict[str, Any]
     lease_owner: str | None
+    attempts: int = Field(0, description="how many times a process took it on (1 at first)")
     created_at: datetime
-
-    @property
-    def attempts(self) -> int:
-        """How many times a process has taken this message on (1 on the first claim)."""
-        return int(self.payload.get("attempts", 0))
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Every statement is built once, with bound parameters: a message passes through five of them,
+# and building SQLAlchemy expressions anew each time cost more than running them.
+
+_c = _table.c
+
+
+@functools.cache
+def _record_stmt(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(_table)
+        .values(
+            event_id=bindparam("eid"),
+            source=bindparam("src"),
+            conversation_key=bindparam("key"),
+            status="pending",
+            payload=bindparam("data", type_=_c.payload.type),
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("until", type_=_c.lease_until.type),
+            attempts=0,
+            created_at=bindparam("at", type_=_c.created_at.type),
+            updated_at=bindparam("now", type_=_c.updated_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(_c.event_id)
+    )
 
 
 async def record(
@@ -73,50 +99,85 @@ async def record(
     messages across replicas, whatever order they arrived in.
     """
     now = utcnow()
+    params = {
+        "eid": event_id,
+        "src": source,
+        "key": conversation_key,
+        "data": payload,
+        "owner": owner,
+        "until": now + timedelta(seconds=lease_s),
+        "at": at or now,
+        "now": now,
+    }
     async with db.transaction() as session:
-        stmt = (
-            upsert_insert(session, _table)
-            .values(
-                event_id=event_id,
-                source=source,
-                conversation_key=conversation_key,
-                status="pending",
-                payload=payload,
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_s),
-                created_at=at or now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(_table.c.event_id)
-        )
-        return (await session.execute(stmt)).first() is not None
+        stmt = _record_stmt(dialect_name(session))
+        return (await session.execute(stmt, params)).first() is not None
 
 
-def _takeable(owner: str, now: datetime, replica_prefix: str | None) -> Any:
+def _takeable(with_prefix: bool) -> Any:
     """Rows this owner may take: its own, unowned, lapsed, or its dead predecessor's."""
-    c = _table.c
-    clauses = [c.lease_owner == owner, c.lease_owner.is_(None), c.lease_until < now]
-    if replica_prefix:
+    owner, now = bindparam("owner"), bindparam("now", type_=_c.lease_until.type)
+    clauses = [_c.lease_owner == owner, _c.lease_owner.is_(None), _c.lease_until < now]
+    if with_prefix:
+        prefix = bindparam("prefix")
         clauses.append(
-            and_(c.lease_owner.startswith(replica_prefix, autoescape=True), c.lease_owner != owner)
+            and_(
+                func.substr(_c.lease_owner, 1, func.length(prefix)) == prefix,
+                _c.lease_owner != owner,
+            )
         )
     return or_(*clauses)
 
 
-def _blocked(now: datetime) -> Any:
+def _blocked() -> Any:
     """Another message of the same conversation must go first, or is being worked on."""
-    e, o = _table.c, _table.alias("o").c
+    o = _table.alias("o").c
     return exists().where(
-        o.conversation_key == e.conversation_key,
-        o.event_id != e.event_id,
+        o.conversation_key == _c.conversation_key,
+        o.event_id != _c.event_id,
         o.status.in_(UNDONE),
         or_(
-            o.created_at < e.created_at,
-            and_(o.created_at == e.created_at, o.event_id < e.event_id),
-            and_(o.status != "pending", o.lease_until >= now),
+            o.created_at < _c.created_at,
+            and_(o.created_at == _c.created_at, o.event_id < _c.event_id),
+            and_(o.status != "pending", o.lease_until >= bindparam("now")),
         ),
     )
+
+
+@functools.cache
+def _claim_stmt(with_prefix: bool) -> Any:
+    taking_over = or_(_c.status == "pending", _c.lease_owner.is_distinct_from(bindparam("owner")))
+    return (
+        update(_table)
+        .where(
+            _c.event_id == bindparam("eid"),
+            _c.status.in_(UNDONE),
+            _takeable(with_prefix),
+            ~_blocked(),
+        )
+        .values(
+            status=case((_c.status == "pending", "working"), else_=_c.status),
+            attempts=_c.attempts + case((taking_over, 1), else_=0),
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("until", type_=_c.lease_until.type),
+            updated_at=bindparam("now", type_=_c.updated_at.type),
+        )
+        .returning(
+            _c.event_id,
+            _c.source,
+            _c.conversation_key,
+            _c.status,
+            _c.payload,
+            _c.attempts,
+            _c.created_at,
+        )
+    )
+
+
+_LOCK_CONVERSATION = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(conversation_key, 0)) "
+    "FROM processed_events WHERE event_id = :eid AND conversation_key IS NOT NULL"
+)
 
 
 async def claim(
@@ -134,56 +195,30 @@ async def claim(
     workers can be given up on.
     """
     now = utcnow()
+    params: dict[str, Any] = {
+        "eid": event_id,
+        "owner": owner,
+        "until": now + timedelta(seconds=lease_s),
+        "now": now,
+    }
+    if replica_prefix:
+        params["prefix"] = replica_prefix
     async with db.transaction() as session:
-        before = (
-            await session.execute(
-                select(_table.c.conversation_key, _table.c.status, _table.c.lease_owner).where(
-                    _table.c.event_id == event_id
-                )
-            )
-        ).first()
-        if before is None or before.status not in UNDONE:
-            return None
-        if before.conversation_key and dialect_name(session) == "postgresql":
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": before.conversation_key},
-            )
-        c = _table.c
-        stmt = (
-            update(_table)
-            .where(
-                c.event_id == event_id,
-                c.status.in_(UNDONE),
-                _takeable(owner, now, replica_prefix),
-                ~_blocked(now),
-            )
-            .values(
-                status=case((c.status == "pending", "working"), else_=c.status),
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=lease_s),
-                updated_at=now,
-            )
-            .returning(*_table.c)
-        )
-        row = (await session.execute(stmt)).mappings().first()
-        if row is None:
-            return None
-        payload = dict(row["payload"] or {})
-        if before.status == "pending" or before.lease_owner != owner:
-            payload["attempts"] = int(payload.get("attempts", 0)) + 1
-            await session.execute(
-                update(_table).where(c.event_id == event_id).values(payload=payload)
-            )
-        return InboxItem(
-            event_id=row["event_id"],
-            source=row["source"],
-            conversation_key=row["conversation_key"],
-            status=row["status"],
-            payload=payload,
-            lease_owner=owner,
-            created_at=as_utc(row["created_at"]) or now,
-        )
+        if dialect_name(session) == "postgresql":
+            await session.execute(_LOCK_CONVERSATION, {"eid": event_id})
+        row = (await session.execute(_claim_stmt(bool(replica_prefix)), params)).mappings().first()
+    if row is None:
+        return None
+    return InboxItem(
+        event_id=row["event_id"],
+        source=row["source"],
+        conversation_key=row["conversation_key"],
+        status=row["status"],
+        payload=dict(row["payload"] or {}),
+        lease_owner=owner,
+        attempts=int(row["attempts"]),
+        created_at=as_utc(row["created_at"]) or now,
+    )
 
 
 async def renew(db: Database, owner: str, event_ids: list[str], lease_s: float) -> set[str]:
@@ -191,15 +226,40 @@ async def renew(db: Database, owner: str, event_ids: list[str], lease_s: float) 
     if not event_ids:
         return set()
     now = utcnow()
-    c = _table.c
     async with db.transaction() as session:
         result = await session.execute(
             update(_table)
-            .where(c.event_id.in_(event_ids), c.lease_owner == owner, c.status.in_(UNDONE))
+            .where(_c.event_id.in_(event_ids), _c.lease_owner == owner, _c.status.in_(UNDONE))
             .values(lease_until=now + timedelta(seconds=lease_s))
-            .returning(c.event_id)
+            .returning(_c.event_id)
         )
         return {r[0] for r in result}
+
+
+@functools.cache
+def _advance_stmt(expect: tuple[str, ...], with_payload: bool) -> Any:
+    values: dict[str, Any] = {
+        "status": bindparam("to"),
+        "updated_at": bindparam("now", type_=_c.updated_at.type),
+        "lease_until": bindparam("until", type_=_c.lease_until.type),
+    }
+    if with_payload:
+        values["payload"] = bindparam("data", type_=_c.payload.type)
+    return (
+        update(_table)
+        .where(
+            _c.event_id == bindparam("eid"),
+            _c.lease_owner == bindparam("owner"),
+            _c.status.in_(expect),
+        )
+        .values(**values)
+        .returning(_c.event_id)
+    )
+
+
+_PAYLOAD = select(_c.payload).where(
+    _c.event_id == bindparam("eid"), _c.lease_owner == bindparam("owner")
+)
 
 
 async def advance(
@@ -217,27 +277,20 @@ async def advance(
 
     The lease is extended too: a stage change is proof of life.
     """
-    c = _table.c
     now = utcnow()
-    values: dict[str, Any] = {
-        "status": to,
-        "updated_at": now,
-        "lease_until": None if to == "done" else now + timedelta(seconds=lease_s),
+    params: dict[str, Any] = {
+        "eid": event_id,
+        "owner": owner,
+        "to": to,
+        "now": now,
+        "until": None if to == "done" else now + timedelta(seconds=lease_s),
     }
     if payload:
-        current = (
-            await session.execute(
-                select(c.payload).where(c.event_id == event_id, c.lease_owner == owner)
-            )
-        ).scalar_one_or_none()
-        values["payload"] = {**(current or {}), **payload}
-    result = await session.execute(
-        update(_table)
-        .where(c.event_id == event_id, c.lease_owner == owner, c.status.in_(expect))
-        .values(**values)
-        .returning(c.event_id)
-    )
-    return result.first() is not None
+        ids = {"eid": event_id, "owner": owner}
+        current = (await session.execute(_PAYLOAD, ids)).scalar_one_or_none()
+        params["data"] = {**(current or {}), **payload}
+    stmt = _advance_stmt(tuple(expect), bool(payload))
+    return (await session.execute(stmt, params)).first() is not None
 
 
 async def advance_now(
@@ -262,13 +315,30 @@ async def release(db: Database, owner: str, event_ids: list[str]) -> None:
     included, takes them on its next sweep, and that counts as a new attempt."""
     if not event_ids:
         return
-    c = _table.c
     async with db.transaction() as session:
         await session.execute(
             update(_table)
-            .where(c.event_id.in_(event_ids), c.lease_owner == owner, c.status.in_(UNDONE))
+            .where(_c.event_id.in_(event_ids), _c.lease_owner == owner, _c.status.in_(UNDONE))
             .values(lease_owner=None, lease_until=None, updated_at=utcnow())
         )
+
+
+@functools.cache
+def _abandoned_stmt(with_prefix: bool) -> Any:
+    now = bindparam("now", type_=_c.lease_until.type)
+    return (
+        select(_c.event_id)
+        .where(
+            _c.status.in_(UNDONE),
+            _c.source.in_(bindparam("sources", expanding=True)),
+            _takeable(with_prefix),
+            or_(
+                _c.lease_owner.is_(None), _c.lease_owner != bindparam("owner"), _c.lease_until < now
+            ),
+        )
+        .order_by(_c.created_at, _c.event_id)
+        .limit(bindparam("limit"))
+    )
 
 
 async def abandoned(
@@ -284,30 +354,26 @@ async def abandoned(
     This owner's own rows count once their lease ran out: a message it stored but lost track
     of (its answer failed and was handed back, its first store was refused halfway).
     """
-    now = utcnow()
-    c = _table.c
-    stmt = (
-        select(c.event_id)
-        .where(
-            c.status.in_(UNDONE),
-            c.source.in_(sources),
-            _takeable(owner, now, replica_prefix),
-            or_(c.lease_owner.is_(None), c.lease_owner != owner, c.lease_until < now),
-        )
-        .order_by(c.created_at, c.event_id)
-        .limit(limit)
-    )
+    params: dict[str, Any] = {
+        "owner": owner,
+        "now": utcnow(),
+        "sources": list(sources),
+        "limit": limit,
+    }
+    if replica_prefix:
+        params["prefix"] = replica_prefix
     async with db.sessions() as session:
-        return [r[0] for r in await session.execute(stmt)]
+        rows = await session.execute(_abandoned_stmt(bool(replica_prefix)), params)
+        return [r[0] for r in rows]
+
+
+_STAGE = select(_c.status, _c.lease_owner).where(_c.event_id == bindparam("eid"))
 
 
 async def stage_of(db: Database, event_id: str) -> tuple[str, str | None] | None:
     """(status, lease owner) of a stored message, or None when there is none."""
-    c = _table.c
     async with db.sessions() as session:
-        row = (
-            await session.execute(select(c.status, c.lease_owner).where(c.event_id == event_id))
-        ).first()
+        row = (await session.execute(_STAGE, {"eid": event_id})).first()
     return (row.status, row.lease_owner) if row is not None else None
 
 
