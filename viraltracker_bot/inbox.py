@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 import socket
@@ -23,6 +24,7 @@ from typing import Any
 from viraltracker_bot.config import Settings
 from viraltracker_bot.storage import inbox
 from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.group_commit import GroupCommit
 from viraltracker_bot.storage.inbox import InboxItem
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class InboxWorker:
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _slots: asyncio.Semaphore | None = None
+    _store: GroupCommit[inbox.NewMessage, bool] | None = None
     closing: bool = False
 
     def __post_init__(self) -> None:
@@ -87,6 +90,7 @@ class InboxWorker:
         boot = secrets.token_hex(4)
         self.owner = f"{self.replica}/{boot}" if self.replica else f"~{boot}"
         self._slots = asyncio.Semaphore(self.max_concurrent)
+        self._store = GroupCommit(functools.partial(inbox.record_many, self.db))
 
     @property
     def lease_s(self) -> float:
@@ -112,17 +116,22 @@ class InboxWorker:
         *,
         at: datetime | None = None,
     ) -> bool:
-        """Store a message before it is acknowledged; False when it was stored already."""
-        return await inbox.record(
-            self.db,
-            event_id,
-            source,
-            conversation_key,
-            payload,
+        """Store a message before it is acknowledged; False when it was stored already.
+
+        Messages arriving together are stored in one transaction (a burst of events would
+        otherwise wait for each other's commits before being acknowledged).
+        """
+        assert self._store is not None
+        message = inbox.NewMessage(
+            event_id=event_id,
+            source=source,
+            conversation_key=conversation_key,
+            payload=payload,
             owner=self.owner,
             lease_s=self.lease_s,
             at=at,
         )
+        return await self._store.write(message)
 
     def submit(self, event_id: str) -> None:
         """Work on a stored message now (if it is its conversation's turn; else when it is)."""

@@ -15,6 +15,7 @@ conversation, so two replicas never both pass that check; SQLite has one writer 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,6 +83,18 @@ def _record_stmt(dialect: str) -> Any:
     )
 
 
+class NewMessage(BaseModel):
+    """A message to store: which event, from where, in which conversation, written when."""
+
+    event_id: str
+    source: str
+    conversation_key: str | None
+    payload: dict[str, Any]
+    owner: str
+    lease_s: float
+    at: datetime | None = None
+
+
 async def record(
     db: Database,
     event_id: str,
@@ -98,20 +111,52 @@ async def record(
     `at` is when the person wrote it (the platform's timestamp): it orders a conversation's
     messages across replicas, whatever order they arrived in.
     """
+    message = NewMessage(
+        event_id=event_id,
+        source=source,
+        conversation_key=conversation_key,
+        payload=payload,
+        owner=owner,
+        lease_s=lease_s,
+        at=at,
+    )
+    return (await record_many(db, [message]))[0]
+
+
+async def record_many(db: Database, messages: Sequence[NewMessage]) -> list[bool]:
+    """Store several messages in one transaction; for each, whether it is new.
+
+    Of two copies of one event in the same batch, the first is the new one.
+    """
+    if not messages:
+        return []
     now = utcnow()
-    params = {
-        "eid": event_id,
-        "src": source,
-        "key": conversation_key,
-        "data": payload,
-        "owner": owner,
-        "until": now + timedelta(seconds=lease_s),
-        "at": at or now,
-        "now": now,
-    }
-    async with db.transaction() as session:
-        stmt = _record_stmt(dialect_name(session))
-        return (await session.execute(stmt, params)).first() is not None
+    firsts: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for index, m in enumerate(messages):
+        if m.event_id in firsts:
+            continue
+        firsts[m.event_id] = index
+        rows.append(
+            {
+                "eid": m.event_id,
+                "src": m.source,
+                "key": m.conversation_key,
+                "data": m.payload,
+                "owner": m.owner,
+                "until": now + timedelta(seconds=m.lease_s),
+                "at": m.at or now,
+                "now": now,
+            }
+        )
+    stmt = _record_stmt(db.dialect)
+    async with db.engine.begin() as connection:
+        if len(rows) == 1:
+            result = await connection.execute(stmt, rows[0])
+        else:
+            result = await connection.execute(stmt, rows)
+        stored = {r[0] for r in result}
+    return [firsts[m.event_id] == i and m.event_id in stored for i, m in enumerate(messages)]
 
 
 def _takeable(with_prefix: bool) -> Any:
