@@ -1,4 +1,4 @@
-"""Group commit: a burst of inbox writes shares transactions, and each writer learns its own fate."""
+"""Group commit: a burst of inbox writes shares transactions; each writer learns its own fate."""
 
 from __future__ import annotations
 
