@@ -152,3 +152,25 @@ async def test_one_platform_request_with_analysis_and_export(offline) -> None:
     assert not reply.error
     assert "Patterns in" in reply.text
     assert [f.suffix for f in reply.files] == [".md"]
+
+
+def listed(reply: str, section: str, number: int) -> str:
+    """Item `number` of a section of a multi-platform reply, as the user saw it."""
+    body = reply.split(f"*{section}*\n", 1)[1].split("\n\n", 1)[0]
+    return next(line for line in body.splitlines() if line.startswith(f"{number}. "))
+
+
+async def test_a_number_after_a_multi_platform_reply_means_what_the_user_saw(offline) -> None:
+    compared = await offline.handle(message("compare twitter vs tiktok for bitcoin"))
+    tweet, video = listed(compared.text, "Twitter/X", 2), listed(compared.text, "TikTok", 2)
+
+    # each platform's list starts at 1, so "#2" is two posts: the bot shows both and asks
+    asked = await offline.handle(message("why did #2 do so well?"))
+    assert not asked.error
+    assert "which #2" in asked.text and tweet in asked.text and video in asked.text
+
+    # naming the platform, in a sentence or alone, explains that platform's #2
+    why_video = await offline.handle(message("why did tiktok #2 do so well?"))
+    why_tweet = await offline.handle(message("twitter #2"))
+    assert why_video.text.startswith(f"Video {video}\n- Hook:")
+    assert why_tweet.text.startswith(f"Tweet {tweet}\n- Hook:")

@@ -12,7 +12,7 @@ from tests.agent.support import Script, call, echo, text
 from tests.fakes.apify import ApifyFake
 from viraltracker_bot.agent import registry
 from viraltracker_bot.agent.dependencies import CachedResult, ResultCache
-from viraltracker_bot.agent.orchestrator import answer, pre_route
+from viraltracker_bot.agent.orchestrator import answer, pre_route, which_list
 from viraltracker_bot.platforms.models import Platform, PlatformQuery
 
 SEARCHES = {
@@ -114,6 +114,26 @@ def test_follow_ups_on_the_latest_results_skip_the_model_too(make_post) -> None:
         cache.put(platform, CachedResult(query=query, posts=[make_post(platform=platform)]))
     assert pre_route("export those as csv", cache).name == "analysis"
     assert pre_route("export the tweets as json", cache).name == "twitter"
+
+
+def test_a_bare_number_after_a_multi_platform_reply_is_asked_about(make_post) -> None:
+    cache = ResultCache()
+    cache.begin_turn()  # one message listed twitter (3 posts) and tiktok (2), each from 1
+    for platform, n in ((Platform.twitter, 3), (Platform.tiktok, 2)):
+        posts = [make_post(platform=platform, author=f"{platform.value}{i}") for i in range(n)]
+        cache.put(platform, CachedResult(query=PlatformQuery(platform=platform), posts=posts))
+
+    question = which_list("why did #2 do so well?", cache)
+
+    assert pre_route("why did #2 do so well?", cache) is None  # not whichever finished last
+    assert question is not None and "which #2" in question
+    assert "*Twitter/X* 2. @twitter1" in question and "*TikTok* 2. @tiktok1" in question
+    assert "“twitter #2” or “tiktok #2”" in question
+    # only twitter showed a #3; a named platform needs no question
+    assert which_list("why did #3 do so well?", cache) is None
+    assert pre_route("why did #3 do so well?", cache).name == "twitter"
+    assert which_list("why did tiktok #2 do so well?", cache) is None
+    assert pre_route("why did tiktok #2 do so well?", cache).name == "tiktok"
 
 
 def fan_out_script(keyword: str) -> Script:

@@ -230,7 +230,9 @@ def _plan(intent: Intent, tools: dict[str, ToolDefinition]) -> list[str]:
     fetch = _fetch_tool(intent, tools)
     if fetch:
         plan.append(fetch)
-    if intent.analyze:
+    # "tiktok #2" (the answer to "which #2?"): a pointer into the results is a wish to explain
+    pointing = intent.index is not None and not (intent.has_subject or intent.wants_export)
+    if intent.analyze or pointing:
         single = _first(tools, lambda n: n.startswith("analyze_") and not n.endswith("_batch"))
         batch = _first(tools, lambda n: n.startswith("analyze_") and n.endswith("_batch"))
         pick = single if (intent.index or intent.urls or not batch) else batch
@@ -252,7 +254,7 @@ def _fetch_tool(intent: Intent, tools: dict[str, ToolDefinition]) -> str | None:
     if intent.hashtags and (tagged := _first(tools, lambda n: "hashtag" in n)):
         return tagged
     searching = intent.terms or intent.hashtags or intent.handles
-    fresh = intent.analyze or intent.wants_export
+    fresh = intent.analyze or intent.wants_export or intent.index is not None  # on the cache
     if searching or (intent.urls and not intent.analyze):
         return _first(tools, lambda n: n.startswith("search_") and "hashtag" not in n)
     if not fresh and stored:

@@ -17,7 +17,13 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.usage import RunUsage
 
 from viraltracker_bot.agent import registry
-from viraltracker_bot.agent.dependencies import AgentDependencies, ResultCache, SharedFilters
+from viraltracker_bot.agent.agents.toolkit import ad_line, post_line
+from viraltracker_bot.agent.dependencies import (
+    AgentDependencies,
+    CachedResult,
+    ResultCache,
+    SharedFilters,
+)
 from viraltracker_bot.agent.intent import parse_intent
 from viraltracker_bot.agent.models import new_agent
 from viraltracker_bot.agent.offline import OFFLINE_NOTE
@@ -25,6 +31,7 @@ from viraltracker_bot.agent.registry import AgentEntry
 from viraltracker_bot.agent.runs import run_recorded
 from viraltracker_bot.digests.tools import DigestChat, digest_command, digest_outputs
 from viraltracker_bot.platforms.errors import PlatformError
+from viraltracker_bot.platforms.models import Platform
 
 INSTRUCTIONS = f"""\
 You are the front desk of a bot that finds and analyses viral social media content for content
@@ -231,9 +238,50 @@ def pre_route(text: str, cache: ResultCache | None = None) -> AgentEntry | None:
     if not intent.agents and follow_up and cache is not None:
         if intent.wants_export and len(cache.latest_turn()) > 1:
             return registry.entry("analysis")  # "export those": every platform of that turn
+        if intent.index is not None and not intent.wants_export:
+            shown = numbered(cache, intent.index)
+            if len(shown) > 1:
+                return None  # several lists had a #2: `answer` asks which (which_list)
+            if shown:
+                return registry.entry_for(next(iter(shown)))
         latest = next(iter(cache.filled()), None)
         return registry.entry_for(latest) if latest is not None else None
     return None
+
+
+def numbered(cache: ResultCache, index: int) -> dict[Platform, CachedResult]:
+    """The lists of the latest search that showed an item `index`, in platform order. A reply
+    covering several platforms numbers each platform's list from 1, so "#2" is in each."""
+    latest = cache.latest_turn()
+    return {p: latest[p] for p in Platform if p in latest and latest[p].count >= index}
+
+
+def which_list(text: str, cache: ResultCache) -> str | None:
+    """A question back when "#2" names no platform and the latest reply listed several, each
+    from 1: guessing would explain a post the user did not mean. Shows each candidate."""
+    if len(cache.latest_turn()) < 2:
+        return None
+    intent = parse_intent(text, registry.platform_words())
+    index = intent.index
+    if index is None or intent.agents or intent.has_subject or intent.wants_export:
+        return None
+    if intent.compare or intent.insights or intent.all_platforms:
+        return None
+    shown = numbered(cache, index)
+    if len(shown) < 2:
+        return None
+    lines = [f"The last results numbered each platform's list from 1: which #{index}?"]
+    for platform, cached in shown.items():
+        item = (
+            post_line(index, cached.posts[index - 1])
+            if cached.posts
+            else ad_line(index, cached.ads[index - 1])
+        )
+        lines.append(f"• *{platform.label}* {item}")
+    names = [entry.name for p in shown if (entry := registry.entry_for(p)) is not None]
+    examples = " or ".join(f"“{name} #{index}”" for name in names)
+    lines.append(f"Name the platform, e.g. {examples}.")
+    return "\n".join(lines)
 
 
 async def answer(
@@ -249,6 +297,8 @@ async def answer(
         return await digest.run(DigestChat.from_deps(deps))  # nothing for a model to decide
     # A digest request names platforms too ("post the top TikToks ..."): the orchestrator's
     # digest tools take it, not the platform's specialist.
+    if digest is None and (question := which_list(prompt, deps.result_cache)) is not None:
+        return question  # "#2" after a multi-platform reply: whose #2?
     entry = None if digest is not None else pre_route(prompt, deps.result_cache)
     if entry is not None:
         return await delegate(entry, prompt, deps, usage)
