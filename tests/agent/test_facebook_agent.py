@@ -69,3 +69,21 @@ async def test_no_ads_says_what_narrowed_the_search(make_deps, apify: ApifyFake)
     assert 'ads of the last 30 days (ask for the "last 90 days")' in result.output
     assert "only active ads (ask for all ads)" in result.output
     assert "only US (ask for all countries)" in result.output
+
+
+async def test_an_ad_search_says_its_period_like_every_other_search(make_deps) -> None:
+    script = Script(
+        {
+            "facebook": [
+                call("search_facebook_ads", {"keyword_or_url": "meal kit", "period": "last14d"}),
+                call("scrape_facebook_page_ads", {"page": "HelloFresh"}),  # any time
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await facebook_agent.run('"meal kit" ads of the last two weeks', deps=deps)
+
+    assert "Facebook Ad Library search 'meal kit' (limit 50, last 336h):" in result.output
+    assert "Facebook Ad Library page 'HelloFresh' (limit 50):" in result.output

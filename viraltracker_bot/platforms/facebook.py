@@ -15,6 +15,13 @@ ActiveStatus = Literal["all", "active", "inactive"]
 AD_LIBRARY = "https://www.facebook.com/ads/library/"
 
 
+def period_hours(period: str) -> int | None:
+    """'last30d' -> 720: the Ad Library period as the window every query states in hours, so a
+    search's description says its period like the other platforms' ("" = any time: none)."""
+    days = "".join(ch for ch in period if ch.isdigit())
+    return int(days) * 24 if days and int(days) else None
+
+
 def search_query(
     keyword_or_url: str,
     count: int = 50,
@@ -28,6 +35,7 @@ def search_query(
         kind="search",
         terms=[keyword_or_url.strip()],
         limit=count,
+        hours_back=period_hours(period),
         options={"period": period, "active_status": active_status, "country": country.upper()},
     )
 
@@ -45,6 +53,7 @@ def page_query(
         kind="page_ads",
         terms=[page.strip()],
         limit=count,
+        hours_back=period_hours(period),
         options={"period": period, "active_status": active_status, "country": country.upper()},
     )
 
