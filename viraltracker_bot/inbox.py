@@ -73,6 +73,8 @@ class InboxWorker:
     settings: Settings
     max_concurrent: int = 64
     replica: str | None = None
+    gate: Callable[[], Awaitable[None]] | None = None
+    """Awaited before each claim: lets an adapter hold work back while it acknowledges events."""
     owner: str = ""
     _sources: dict[str, _Source] = field(default_factory=dict)
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
@@ -197,6 +199,8 @@ class InboxWorker:
 
     async def _run(self, event_id: str) -> None:
         assert self._slots is not None
+        if self.gate is not None:
+            await self.gate()
         async with self._slots:
             try:
                 claimed = await inbox.claim(

@@ -9,6 +9,7 @@ such bodies, so they are refused here, without being read any further.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -47,6 +48,10 @@ EVENT: dict[str, Shape] = {
 }  # fmt: skip
 
 
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+"""Decoded UTF-8 holds no lone surrogate; only a JSON escape (`\\ud800`) can bring one in."""
+
+
 def bad_timestamp(value: str | None) -> bool:
     """A request timestamp that is there but is no Unix time (the signature check would raise)."""
     return value is not None and not (value.isascii() and value.isdigit() and len(value) <= 12)
@@ -79,7 +84,7 @@ def _json_refusal(text: str) -> str | None:
         return "the body is not JSON"
     if not isinstance(body, dict):
         return "the body is not a JSON object"
-    if not _unicode_ok(body):
+    if _ESCAPED_SURROGATE.search(text) and not _unicode_ok(body):
         return "the body holds text that is not valid Unicode"
     problem = _fields(body, ENVELOPE, "")
     if problem:

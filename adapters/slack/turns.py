@@ -77,7 +77,7 @@ class SlackTurns:
     def bind(self, settings: Settings, client: AsyncWebClient) -> None:
         """Answer through this app's Web API client, under these inbox settings."""
         self.client = client
-        self.worker = InboxWorker(self.db, settings)
+        self.worker = InboxWorker(self.db, settings, gate=self.ack_first.quiet)
         self.worker.handle(SOURCE, self._process, self._give_up)
 
     def _worker(self) -> InboxWorker:
@@ -142,7 +142,6 @@ class SlackTurns:
 
     async def _process(self, lease: Lease) -> None:
         """Answer (unless an earlier attempt did), then deliver what the thread lacks, then done."""
-        await self.ack_first.quiet()
         message, bot_user_id = message_of(lease.item.payload)
         if lease.item.status == "working":
             asked = await self._ask(message, bot_user_id, lease)

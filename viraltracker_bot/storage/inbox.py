@@ -22,10 +22,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.dialects import as_utc, dialect_name
+from viraltracker_bot.storage.dialects import as_utc
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
 UNDONE = ("pending", "working", "answered")
@@ -248,10 +248,11 @@ async def claim(
     }
     if replica_prefix:
         params["prefix"] = replica_prefix
-    async with db.transaction() as session:
-        if dialect_name(session) == "postgresql":
-            await session.execute(_LOCK_CONVERSATION, {"eid": event_id})
-        row = (await session.execute(_claim_stmt(bool(replica_prefix)), params)).mappings().first()
+    async with db.engine.begin() as connection:
+        if db.dialect == "postgresql":
+            await connection.execute(_LOCK_CONVERSATION, {"eid": event_id})
+        result = await connection.execute(_claim_stmt(bool(replica_prefix)), params)
+        row = result.mappings().first()
     if row is None:
         return None
     return InboxItem(
@@ -271,8 +272,8 @@ async def renew(db: Database, owner: str, event_ids: list[str], lease_s: float) 
     if not event_ids:
         return set()
     now = utcnow()
-    async with db.transaction() as session:
-        result = await session.execute(
+    async with db.engine.begin() as connection:
+        result = await connection.execute(
             update(_table)
             .where(_c.event_id.in_(event_ids), _c.lease_owner == owner, _c.status.in_(UNDONE))
             .values(lease_until=now + timedelta(seconds=lease_s))
@@ -308,7 +309,7 @@ _PAYLOAD = select(_c.payload).where(
 
 
 async def advance(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     event_id: str,
     owner: str,
     *,
@@ -349,9 +350,9 @@ async def advance_now(
     payload: dict[str, Any] | None = None,
 ) -> bool:
     """`advance` in a transaction of its own."""
-    async with db.transaction() as session:
+    async with db.engine.begin() as connection:
         return await advance(
-            session, event_id, owner, to=to, expect=expect, lease_s=lease_s, payload=payload
+            connection, event_id, owner, to=to, expect=expect, lease_s=lease_s, payload=payload
         )
 
 
@@ -360,8 +361,8 @@ async def release(db: Database, owner: str, event_ids: list[str]) -> None:
     included, takes them on its next sweep, and that counts as a new attempt."""
     if not event_ids:
         return
-    async with db.transaction() as session:
-        await session.execute(
+    async with db.engine.begin() as connection:
+        await connection.execute(
             update(_table)
             .where(_c.event_id.in_(event_ids), _c.lease_owner == owner, _c.status.in_(UNDONE))
             .values(lease_owner=None, lease_until=None, updated_at=utcnow())
@@ -407,8 +408,8 @@ async def abandoned(
     }
     if replica_prefix:
         params["prefix"] = replica_prefix
-    async with db.sessions() as session:
-        rows = await session.execute(_abandoned_stmt(bool(replica_prefix)), params)
+    async with db.engine.connect() as connection:
+        rows = await connection.execute(_abandoned_stmt(bool(replica_prefix)), params)
         return [r[0] for r in rows]
 
 
@@ -417,8 +418,8 @@ _STAGE = select(_c.status, _c.lease_owner).where(_c.event_id == bindparam("eid")
 
 async def stage_of(db: Database, event_id: str) -> tuple[str, str | None] | None:
     """(status, lease owner) of a stored message, or None when there is none."""
-    async with db.sessions() as session:
-        row = (await session.execute(_STAGE, {"eid": event_id})).first()
+    async with db.engine.connect() as connection:
+        row = (await connection.execute(_STAGE, {"eid": event_id})).first()
     return (row.status, row.lease_owner) if row is not None else None
 
 
