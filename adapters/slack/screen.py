@@ -49,7 +49,18 @@ EVENT: dict[str, Shape] = {
 
 
 _ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
-"""Decoded UTF-8 holds no lone surrogate; only a JSON escape (`\\ud800`) can bring one in."""
+MAX_DEPTH = 64
+
+
+def _may_be_odd(text: str) -> bool:
+    """Whether the body needs the full walk (a rare, slower path).
+
+    Decoded UTF-8 holds no lone surrogate; only a JSON escape (`\\ud800`) can bring one in. And
+    nesting deeper than MAX_DEPTH needs more than MAX_DEPTH brackets.
+    """
+    return (
+        text.count("{") + text.count("[") > MAX_DEPTH or _ESCAPED_SURROGATE.search(text) is not None
+    )
 
 
 def bad_timestamp(value: str | None) -> bool:
@@ -84,7 +95,7 @@ def _json_refusal(text: str) -> str | None:
         return "the body is not JSON"
     if not isinstance(body, dict):
         return "the body is not a JSON object"
-    if _ESCAPED_SURROGATE.search(text) and not _unicode_ok(body):
+    if _may_be_odd(text) and not _unicode_ok(body):
         return "the body holds text that is not valid Unicode"
     problem = _fields(body, ENVELOPE, "")
     if problem:
@@ -123,7 +134,7 @@ def _fields(obj: dict[str, Any], shapes: dict[str, Shape], where: str) -> str | 
 
 def _unicode_ok(value: Any, depth: int = 0) -> bool:
     """No lone surrogates (JSON can escape them; nothing downstream can encode them)."""
-    if depth > 64:
+    if depth > MAX_DEPTH:
         return False
     if isinstance(value, str):
         try:
