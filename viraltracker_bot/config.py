@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     export_dir: Path = Field(
         Path("./exports"), validation_alias=_env("VIRALTRACKER_EXPORT_DIR", "export_dir")
     )
+    # Export, chart and digest files are uploaded with their reply and never read again: files
+    # the bot wrote there are deleted once older than this many days (at start, then hourly).
+    # 0 keeps them forever.
+    export_retention_days: float = Field(
+        7.0,
+        ge=0,
+        validation_alias=_env("VIRALTRACKER_EXPORT_RETENTION_DAYS", "export_retention_days"),
+    )
 
     # --- models ------------------------------------------------------------------------------
     model: str = Field(

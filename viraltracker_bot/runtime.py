@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from dataclasses import dataclass
 
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Conversation
+from viraltracker_bot.exports.retention import start_retention, stop_retention
 from viraltracker_bot.platforms.service import PlatformServices
 from viraltracker_bot.storage.database import Database, open_database
 
@@ -19,18 +21,23 @@ class Runtime:
     db: Database
     services: PlatformServices
     conversation: Conversation
+    retention: asyncio.Task[None] | None = None
+    """Deletes old files from the export directory (VIRALTRACKER_EXPORT_RETENTION_DAYS)."""
 
     @classmethod
     async def start(cls, settings: Settings) -> Runtime:
-        """Open and migrate the database, then wire the services and the conversation door."""
+        """Open and migrate the database, then wire the services and the conversation door;
+        old export files are swept now and every hour while the process runs."""
         db = await open_database(settings.database_url)
         services = PlatformServices(settings, db)
         runtime = cls(settings, db, services, Conversation(settings, db, services))
+        runtime.retention = start_retention(settings.export_dir, settings.export_retention_days)
         freeze_start_up_heap()
         return runtime
 
     async def close(self) -> None:
         try:
+            await stop_retention(self.retention)
             await self.services.close()
         finally:
             await self.db.dispose()

@@ -24,6 +24,10 @@ def sanitise_name(name: str, default: str = "export") -> str:
     return stem[:MAX_STEM_CHARS].rstrip("._-") or default
 
 
+EXPORT_NAME = re.compile(r"^[A-Za-z0-9._-]+_\d{8}T\d{6}Z_[0-9a-f]{6}\.[a-z0-9._-]+$")
+"""Every name `_candidate` makes, `<stem>_<UTC stamp>_<6 hex>.<ext>`: what retention may delete."""
+
+
 def _candidate(export_dir: Path, stem: str, ext: str) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return export_dir / f"{stem}_{stamp}_{secrets.token_hex(3)}.{ext}"
