@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select
+from sqlalchemy import ColumnElement, Dialect, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from viraltracker_bot.storage.dialects import dialect_name, upsert_insert
 
 # Rows per statement: bounds memory; SQLite takes a prepared statement per row anyway, and
 # on PostgreSQL SQLAlchemy splits each statement further into multi-row VALUES pages.
@@ -37,24 +38,59 @@ async def bulk_upsert(
     """
     if not rows:
         return {}
-    ins = upsert_insert(session, table)
+    key, keep_if_missing, always = tuple(key), tuple(keep_if_missing), tuple(always)
+    dialect = session.get_bind().dialect
+    if dialect.name == "sqlite":
+        plan = _sqlite_plan(dialect, table, tuple(rows[0]), key, keep_if_missing, always)
+        return await _sqlite_executemany(session, table, plan, rows, key)
+    stmt = _upsert_returning(dialect.name, table, key, keep_if_missing, always)
+    return await _with_returning(session, stmt, rows)
+
+
+# The statements below are built (and on SQLite compiled) once per table and column set: a
+# search stores a few dozen posts, and building the upsert cost more than running it.
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert(
+    dialect_name: str,
+    table: Table,
+    key: tuple[str, ...],
+    keep_if_missing: tuple[str, ...],
+    always: tuple[str, ...],
+) -> Any:
+    ins = _upsert_insert(dialect_name, table)
     excluded = ins.excluded
     update: dict[str, ColumnElement[Any]] = {
         name: func.coalesce(excluded[name], table.c[name]) for name in keep_if_missing
     }
     update.update({name: excluded[name] for name in always})
-    stmt = ins.on_conflict_do_update(index_elements=list(key), set_=update)
-    if dialect_name(session) == "sqlite":
-        return await _sqlite_executemany(session, table, stmt, rows, key)
-    return await _with_returning(session, table, stmt, rows, key)
+    return ins.on_conflict_do_update(index_elements=list(key), set_=update)
 
 
-async def _with_returning(
-    session: AsyncSession, table: Table, stmt: Any, rows: Rows, key: Sequence[str]
-) -> dict[Key, int]:
+def _upsert_insert(dialect_name: str, table: Table) -> Any:
+    """`dialects.upsert_insert` by dialect name, for statements built before any session."""
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    if dialect_name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {dialect_name}")
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_returning(
+    dialect_name: str,
+    table: Table,
+    key: tuple[str, ...],
+    keep_if_missing: tuple[str, ...],
+    always: tuple[str, ...],
+) -> Any:
+    stmt = _upsert(dialect_name, table, key, keep_if_missing, always)
+    return stmt.returning(table.c.id, *(table.c[name] for name in key))
+
+
+async def _with_returning(session: AsyncSession, stmt: Any, rows: Rows) -> dict[Key, int]:
     """PostgreSQL: multi-row VALUES with RETURNING, one round trip per page."""
-    key_columns = [table.c[name] for name in key]
-    stmt = stmt.returning(table.c.id, *key_columns)
     ids: dict[Key, int] = {}
     for start in range(0, len(rows), CHUNK_ROWS):
         result = await session.execute(stmt, list(rows[start : start + CHUNK_ROWS]))
@@ -63,27 +99,49 @@ async def _with_returning(
     return ids
 
 
+@dataclass(frozen=True)
+class _SqlitePlan:
+    """The compiled upsert: its SQL, how to read a row's values, and their bind processors."""
+
+    sql: str
+    read: Callable[[dict[str, Any]], tuple[Any, ...]]
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_plan(
+    dialect: Dialect,
+    table: Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    keep_if_missing: tuple[str, ...],
+    always: tuple[str, ...],
+) -> _SqlitePlan:
+    stmt = _upsert(dialect.name, table, key, keep_if_missing, always)
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    names = list(compiled.positiontup or ())
+    read = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    processors = tuple(
+        (index, process)
+        for index, name in enumerate(names)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    )
+    return _SqlitePlan(str(compiled), read, processors)
+
+
 async def _sqlite_executemany(
-    session: AsyncSession, table: Table, stmt: Any, rows: Rows, key: Sequence[str]
+    session: AsyncSession, table: Table, plan: _SqlitePlan, rows: Rows, key: Sequence[str]
 ) -> dict[Key, int]:
     """SQLite: the driver's executemany of one prepared statement, then the ids by key.
 
-    The statement is still built and compiled by SQLAlchemy, and values still go through
-    each column type's own bind processor (the same datetime text and JSON SQLAlchemy
-    writes); what is skipped is per-row statement bookkeeping, which cost more than SQLite
-    itself. SQLite cannot RETURN rows from executemany, hence the key lookup.
+    The statement is built and compiled by SQLAlchemy (once, see `_sqlite_plan`), and values
+    still go through each column type's own bind processor (the same datetime text and JSON
+    SQLAlchemy writes); what is skipped is per-row statement bookkeeping, which cost more
+    than SQLite itself. SQLite cannot RETURN rows from executemany, hence the key lookup.
     """
-    dialect = session.get_bind().dialect
-    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or ())
-    read = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-    processors = [
-        (index, _same_input_same_output(process))
-        for index, name in enumerate(names)
-        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-    ]
+    read = plan.read
+    processors = [(index, _same_input_same_output(process)) for index, process in plan.processors]
     conn = await session.connection()
-    sql = str(compiled)
     for start in range(0, len(rows), CHUNK_ROWS):
         params: list[tuple[Any, ...]] = []
         for row in rows[start : start + CHUNK_ROWS]:
@@ -91,7 +149,7 @@ async def _sqlite_executemany(
             for index, process in processors:
                 values[index] = process(values[index])
             params.append(tuple(values))
-        await conn.exec_driver_sql(sql, params)
+        await conn.exec_driver_sql(plan.sql, params)
     return await _ids_by_key(session, table, [tuple(row[k] for k in key) for row in rows], key)
 
 
@@ -115,19 +173,26 @@ async def _ids_by_key(
 ) -> dict[Key, int]:
     """Ids of the rows with these keys: `a = ? AND b IN (...)`, which the unique index serves
     directly (a row-value `(a, b) IN (...)` is planned far worse by SQLite)."""
-    *prefix_names, last_name = key
-    prefix_columns = [table.c[name] for name in prefix_names]
-    last_column = table.c[last_name]
+    stmt = _ids_select(table, tuple(key))
     groups: dict[Key, list[Any]] = defaultdict(list)
     for values in keys:
         groups[values[:-1]].append(values[-1])
     ids: dict[Key, int] = {}
     for prefix, lasts in groups.items():
-        same_prefix = [col == value for col, value in zip(prefix_columns, prefix, strict=True)]
+        params: dict[str, Any] = {f"k{i}": value for i, value in enumerate(prefix)}
         for start in range(0, len(lasts), _KEY_CHUNK):
-            stmt = select(table.c.id, last_column).where(
-                *same_prefix, last_column.in_(lasts[start : start + _KEY_CHUNK])
-            )
-            for row_id, last in await session.execute(stmt):
+            params["lasts"] = lasts[start : start + _KEY_CHUNK]
+            for row_id, last in await session.execute(stmt, params):
                 ids[(*prefix, last)] = row_id
     return ids
+
+
+@functools.lru_cache(maxsize=64)
+def _ids_select(table: Table, key: tuple[str, ...]) -> Any:
+    """`SELECT id, <last key column> WHERE <prefix columns> = :k0.. AND <last> IN :lasts`."""
+    *prefix_names, last_name = key
+    last_column = table.c[last_name]
+    same_prefix = [table.c[name] == bindparam(f"k{i}") for i, name in enumerate(prefix_names)]
+    return select(table.c.id, last_column).where(
+        *same_prefix, last_column.in_(bindparam("lasts", expanding=True))
+    )
