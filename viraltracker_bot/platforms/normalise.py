@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,9 +26,20 @@ class MalformedItem(ValueError):
 
 def dig(item: Any, path: str) -> Any:
     """The value at a dotted path ('author.userName', 'snapshot.cards.0.body'), or None."""
+    return _dig(item, _parts(path))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    """A dotted path split once: shapes read the same few dozen paths from every row."""
+    return tuple(path.split("."))
+
+
+def _dig(item: Any, parts: tuple[str, ...]) -> Any:
     value = item
-    for part in path.split("."):
-        if isinstance(value, Mapping):
+    for part in parts:
+        # `type(...) is dict` first: rows are plain dicts, and the Mapping check is an ABC call.
+        if type(value) is dict or isinstance(value, Mapping):
             value = value.get(part)
         elif isinstance(value, list) and part.isdigit():
             index = int(part)
@@ -41,8 +53,12 @@ def dig(item: Any, path: str) -> Any:
 
 def first(item: Any, paths: Sequence[str]) -> Any:
     """The first present, non-empty value among several paths (actors rename fields over time)."""
-    for path in paths:
-        value = dig(item, path)
+    return _first(item, tuple(_parts(path) for path in paths))
+
+
+def _first(item: Any, paths: tuple[tuple[str, ...], ...]) -> Any:
+    for parts in paths:
+        value = _dig(item, parts)
         if value is not None and value != "":
             return value
     return None
@@ -280,28 +296,49 @@ class ItemShape:
     required_type: str | None = None
     derive: Derive | None = None
 
+    # Worked out once per shape rather than once per row (a run is hundreds of rows).
+
+    @functools.cached_property
+    def readers(self) -> tuple[tuple[str, tuple[tuple[str, ...], ...], Converter | None], ...]:
+        """(field, its split paths, its converter or None for an optional string) per field."""
+        return tuple(
+            (name, _split(paths), CONVERTERS.get(name)) for name, paths in self.fields.items()
+        )
+
+    @functools.cached_property
+    def text_paths(self) -> tuple[tuple[str, ...], ...]:
+        return _split(self.fields.get("text", ()))
+
+    @functools.cached_property
+    def hashtag_paths(self) -> tuple[tuple[str, ...], ...]:
+        return _split(self.fields.get("hashtags", ()))
+
+
+def _split(paths: Sequence[str]) -> tuple[tuple[str, ...], ...]:
+    return tuple(_parts(path) for path in paths)
+
 
 def normalise_item(item: Any, shape: ItemShape, now: datetime) -> Post | Ad:
     """One row into a Post/Ad; raises MalformedItem when the row cannot be trusted."""
     if not isinstance(item, Mapping):
         raise MalformedItem(f"not an object: {type(item).__name__}")
     values: dict[str, Any] = dict(shape.fixed)
-    for name, paths in shape.fields.items():
-        raw = first(item, paths)
-        convert = CONVERTERS.get(name)
+    for name, paths, convert in shape.readers:
+        raw = _first(item, paths)
         values[name] = convert(raw, now) if convert else to_str_or_none(raw)
     if shape.model is Post:
         # Every text field is scanned: a YouTube title and its description both carry tags.
-        texts = " ".join(to_text(dig(item, path)) for path in shape.fields.get("text", ()))
-        values["hashtags"] = to_hashtags(first(item, shape.fields.get("hashtags", ())), texts)
+        texts = " ".join(to_text(_dig(item, parts)) for parts in shape.text_paths)
+        values["hashtags"] = to_hashtags(_first(item, shape.hashtag_paths), texts)
     if shape.derive is not None:
         shape.derive(dict(item), values, now)
     item_id = values.get(shape.id_field)
     if not item_id or item_id in ("-1", "0"):
         raise MalformedItem("no id")
     values = {k: v for k, v in values.items() if v is not None}
+    values["raw"] = dict(item)
     try:
-        return shape.model.model_validate({**values, "raw": dict(item)})
+        return shape.model.model_validate(values)
     except ValidationError as exc:
         raise MalformedItem(str(exc)) from exc
 
