@@ -23,6 +23,8 @@ from viraltracker_bot.digests import repository as repo
 from viraltracker_bot.digests.background import digests_in_background
 from viraltracker_bot.digests.parsing import parse_query
 from viraltracker_bot.digests.runner import DigestRunner
+from viraltracker_bot.digests.schedule import DigestQuery
+from viraltracker_bot.platforms.models import Platform
 from viraltracker_bot.platforms.service import PlatformServices
 from viraltracker_bot.storage.database import Database
 
@@ -103,6 +105,35 @@ async def test_each_digest_shows_only_what_is_new_ranked_with_csv_and_chart(
     last = channel_posts(slack, "C0DIGEST")[-1].text
     assert "Nothing new since the last digest" in last
     assert not any(f"creator_{old}" in last for old in "abcde")
+
+
+async def test_an_ad_digest_of_the_last_day_asks_the_ad_library_for_the_last_day(
+    db: Database,
+    clock: Clock,
+    apify: ApifyFake,
+    live_settings: Settings,
+    slack: SlackFake,
+    make_runner: Callable[..., DigestRunner],
+) -> None:
+    for kind in ("search", "user"):
+        await repo.create_schedule(
+            db,
+            cron="0 9 * * 1-5",
+            timezone="Europe/Berlin",
+            channel=f"slack:C0ADS{kind.upper()}",
+            query=DigestQuery(
+                platforms=[Platform.facebook], kind=kind, terms=["HelloFresh"], hours_back=24
+            ),
+            now=clock(),
+        )
+    clock.set(datetime(2026, 3, 27, 8, 0, 30, tzinfo=UTC))
+
+    outcomes = await make_runner().run_due(clock())
+
+    assert [o.status for o in outcomes] == ["posted", "posted"]
+    ad_runs = [r for r in apify.runs_started if r.actor_id == live_settings.facebook_ads_actor]
+    assert sorted(r.run_input["period"] for r in ad_runs) == ["last24h", "last24h"]
+    assert channel_posts(slack, "C0ADSSEARCH") and channel_posts(slack, "C0ADSUSER")
 
 
 async def test_after_downtime_one_catch_up_digest_not_one_per_missed_tick(

@@ -15,7 +15,7 @@ from viraltracker_bot.digests.schedule import (
     parse_channel,
     upcoming_runs,
 )
-from viraltracker_bot.platforms.models import Platform
+from viraltracker_bot.platforms.models import Platform, PlatformQuery
 
 
 def utc(*parts: int) -> datetime:
@@ -99,3 +99,16 @@ def test_a_hashtag_query_asks_each_platform_in_a_way_it_supports() -> None:
     assert (twitter.kind, twitter.terms) == ("search", ["#Productivity"])
     assert tiktok.limit >= query.limit  # fetch more than shown: some were posted before
     assert query.describe() == "top 10 new TikToks and tweets about #Productivity"
+
+
+def test_an_ad_query_carries_its_window_as_the_shortest_ad_library_period_covering_it() -> None:
+    def ads(hours_back: int | None) -> PlatformQuery:
+        [query] = DigestQuery(
+            platforms=[Platform.facebook], terms=["meal kit"], hours_back=hours_back
+        ).platform_queries()
+        return query
+
+    assert ads(24).options["period"] == "last24h"
+    assert "(limit 50, last 24h)" in ads(24).describe()
+    assert (ads(48).options["period"], ads(48).hours_back) == ("last7d", 168)  # what it searches
+    assert (ads(None).options["period"], ads(None).hours_back) == ("", None)  # any time

@@ -82,6 +82,8 @@ class DigestQuery(BaseModel):
         elif kind not in supported:
             prefix = {"hashtag": "#", "user": "@"}.get(kind, "")
             kind, terms = "search", [prefix + t for t in terms]
+        if platform is Platform.facebook:
+            return self._ad_library_query(kind, terms)
         return PlatformQuery(
             platform=platform,
             kind=kind,  # type: ignore[arg-type]
@@ -90,6 +92,24 @@ class DigestQuery(BaseModel):
             hours_back=self.hours_back,
             min_views=self.min_views,
             max_followers=self.max_followers,
+        )
+
+    def _ad_library_query(self, kind: str, terms: list[str]) -> PlatformQuery:
+        """Built as an agent's ad search is: the actor filters by an Ad Library period, not by
+        hours, so the window becomes the shortest period covering it (and the query says so)."""
+        from viraltracker_bot.platforms import facebook
+
+        period = facebook.period_covering(self.hours_back)
+        if kind == "page_ads":
+            query = facebook.page_query(terms[0], count=self.scrape_limit, period=period)
+        else:
+            query = facebook.search_query(terms[0], count=self.scrape_limit, period=period)
+        return query.model_copy(
+            update={
+                "terms": terms,
+                "min_views": self.min_views,
+                "max_followers": self.max_followers,
+            }
         )
 
     def describe(self) -> str:

@@ -15,11 +15,26 @@ ActiveStatus = Literal["all", "active", "inactive"]
 AD_LIBRARY = "https://www.facebook.com/ads/library/"
 
 
+PERIODS = ("last24h", "last7d", "last14d", "last30d", "last90d")
+"""The windows the actor's `period` offers, shortest first ("" = any time)."""
+
+
 def period_hours(period: str) -> int | None:
-    """'last30d' -> 720: the Ad Library period as the window every query states in hours, so a
-    search's description says its period like the other platforms' ("" = any time: none)."""
-    days = "".join(ch for ch in period if ch.isdigit())
-    return int(days) * 24 if days and int(days) else None
+    """'last30d' -> 720, 'last24h' -> 24: the Ad Library period as the window every query states
+    in hours, so a search's description says its period like the other platforms' ("" = any
+    time: none)."""
+    number = "".join(ch for ch in period if ch.isdigit())
+    if not number or not int(number):
+        return None
+    return int(number) if period.strip().lower().endswith("h") else int(number) * 24
+
+
+def period_covering(hours_back: int | None) -> str:
+    """The shortest Ad Library period covering a window in hours ("" = any time): what a query
+    that counts hours (a digest's) asks the actor for, since the actor knows only periods."""
+    if not hours_back:
+        return ""
+    return next((p for p in PERIODS if hours_back <= (period_hours(p) or 0)), "")
 
 
 def search_query(
