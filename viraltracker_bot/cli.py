@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -255,13 +255,14 @@ def search_facebook_ads(
     as_json: JsonFlag = False,
 ) -> None:
     """Search the Facebook Ad Library by keyword (or a page's ads with --page)."""
-    query = PlatformQuery(
-        platform=Platform.facebook,
-        kind="page_ads" if page else "search",
-        terms=[keyword],
-        limit=limit,
-        options={"period": period, "active_status": active, "country": country},
-    )
+    from viraltracker_bot.platforms import facebook
+
+    # The agents' builders: the query states its period ('last 720h') and the actor gets it.
+    status = cast(facebook.ActiveStatus, active)
+    if page:
+        query = facebook.page_query(keyword, status, country, count=limit, period=period)
+    else:
+        query = facebook.search_query(keyword, limit, period, status, country)
     run(_search(query, as_json))
 
 
