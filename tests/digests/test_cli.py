@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +34,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VIRALTRACKER_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("VIRALTRACKER_EXPORT_DIR", str(tmp_path / "exports"))
+    monkeypatch.setenv("VIRALTRACKER_EXPORT_RETENTION_DAYS", "7")
     for name in ("APIFY_TOKEN", "ANTHROPIC_API_KEY", "SLACK_BOT_TOKEN", "DISCORD_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return CliRunner()
@@ -92,3 +97,48 @@ def test_phrases_and_bad_input(cli: CliRunner) -> None:
     bad_now = cli.invoke(digests_app, ["run-due", "--now", "tomorrow"])
     assert bad_now.exit_code == 2 and "ISO-8601" in bad_now.output
     assert len(listed(cli)) == 1
+
+
+def old_export(export_dir: Path, name: str, days: float) -> Path:
+    """A file named as the bot names its exports, last modified `days` ago."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    path = export_dir / f"{name}_20260101T090000Z_abc123.csv"
+    path.write_text("url\n")
+    then = time.time() - days * 86_400
+    os.utime(path, (then, then))
+    return path
+
+
+def test_run_due_sweeps_old_exports_like_the_bots_and_a_dry_run_does_not(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    old = old_export(tmp_path / "exports", "digest_1", days=8)
+    fresh = old_export(tmp_path / "exports", "digest_2", days=1)
+
+    assert cli.invoke(digests_app, ["run-due", "--dry-run"]).exit_code == 0
+    assert old.exists()  # a dry run changes nothing
+    assert cli.invoke(digests_app, ["run-due"]).exit_code == 0
+    assert not old.exists() and fresh.exists()
+
+
+def test_the_digest_process_sweeps_old_exports_while_it_runs(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    """`digests run` is the process that writes digest files: it must not let them pile up."""
+    old = old_export(tmp_path / "exports", "digest_1", days=8)
+    fresh = old_export(tmp_path / "exports", "digest_2", days=1)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "viraltracker_bot", "digests", "run", "--poll", "60"],
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parents[2])},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60  # generous: an interpreter start on a busy machine
+        while old.exists() and runner.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.poll() is None, runner.stderr.read() if runner.stderr else ""
+        assert not old.exists() and fresh.exists()
+    finally:
+        runner.terminate()
+        runner.wait(timeout=30)

@@ -68,6 +68,19 @@ async def digest_services(settings: Settings) -> AsyncIterator[tuple[Database, P
         await db.dispose()
 
 
+@asynccontextmanager
+async def export_retention(settings: Settings) -> AsyncIterator[None]:
+    """Old export files swept now and hourly while the block runs, as `Runtime` does: digests
+    write their CSVs and charts into the export dir, and a digest-only process has no Runtime."""
+    from viraltracker_bot.exports.retention import start_retention, stop_retention
+
+    task = start_retention(settings.export_dir, settings.export_retention_days)
+    try:
+        yield
+    finally:
+        await stop_retention(task)
+
+
 class PrintDeliverer:
     """Prints digests to stdout: what `digests run` does when no chat token is configured."""
 
@@ -322,7 +335,11 @@ def run_due(
 
 
 async def _run_due(settings: Settings, now: datetime | None, dry_run: bool, as_json: bool) -> None:
-    async with digest_services(settings) as (db, services), chat_deliverers(settings) as targets:
+    async with AsyncExitStack() as stack:
+        if not dry_run:  # a dry run changes nothing, old files included
+            await stack.enter_async_context(export_retention(settings))
+        db, services = await stack.enter_async_context(digest_services(settings))
+        targets = await stack.enter_async_context(chat_deliverers(settings))
         clock = (lambda: now) if now is not None else None
         runner = DigestRunner(settings, db, services, targets, clock=clock)
         if not as_json:
@@ -372,7 +389,11 @@ def run_forever(
 
 
 async def _run_forever(settings: Settings, poll: float) -> None:
-    async with digest_services(settings) as (db, services), chat_deliverers(settings) as targets:
+    async with (
+        export_retention(settings),
+        digest_services(settings) as (db, services),
+        chat_deliverers(settings) as targets,
+    ):
         runner = DigestRunner(settings, db, services, targets)
         err.print(
             f"{settings.mode_banner()}\n{describe_deliverers(targets)}\n"
