@@ -59,7 +59,7 @@ def _upsert(
     keep_if_missing: tuple[str, ...],
     always: tuple[str, ...],
 ) -> Any:
-    ins = _upsert_insert(dialect_name, table)
+    ins = upsert_insert(dialect_name, table)
     excluded = ins.excluded
     update: dict[str, ColumnElement[Any]] = {
         name: func.coalesce(excluded[name], table.c[name]) for name in keep_if_missing
@@ -68,8 +68,8 @@ def _upsert(
     return ins.on_conflict_do_update(index_elements=list(key), set_=update)
 
 
-def _upsert_insert(dialect_name: str, table: Table) -> Any:
-    """`dialects.upsert_insert` by dialect name, for statements built before any session."""
+def upsert_insert(dialect_name: str, table: Table) -> Any:
+    """`dialects.upsert_insert` by dialect name, for statements built once, before any session."""
     if dialect_name == "postgresql":
         return postgresql.insert(table)
     if dialect_name == "sqlite":

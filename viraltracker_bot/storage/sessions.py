@@ -2,14 +2,52 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from viraltracker_bot.storage.dialects import upsert_insert
+from viraltracker_bot.storage.bulk import upsert_insert
+from viraltracker_bot.storage.dialects import dialect_name
 from viraltracker_bot.storage.tables import SessionRow
+
+_table = SessionRow.__table__
+
+# Both statements are built once, with bound parameters: every message loads and saves its
+# session, and building the expressions anew each time cost more than running them.
+
+
+@functools.cache
+def _load() -> Any:
+    stmt = select(SessionRow).where(SessionRow.key == bindparam("key"))
+    return stmt.execution_options(populate_existing=True)
+
+
+@functools.cache
+def _save(dialect: str) -> Any:
+    c = _table.c
+    now = bindparam("now", type_=c.updated_at.type)
+    ins = upsert_insert(dialect, _table).values(
+        key=bindparam("key", type_=c.key.type),
+        platform=bindparam("platform", type_=c.platform.type),
+        result_cache=bindparam("result_cache", type_=c.result_cache.type),
+        history=bindparam("history", type_=c.history.type),
+        turns=1,
+        created_at=now,
+        updated_at=now,
+    )
+    return ins.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "platform": ins.excluded.platform,
+            "result_cache": ins.excluded.result_cache,
+            "history": ins.excluded.history,
+            "turns": c.turns + 1,
+            "updated_at": ins.excluded.updated_at,
+        },
+    )
 
 
 async def load_session(session: AsyncSession, key: str) -> SessionRow | None:
@@ -18,8 +56,7 @@ async def load_session(session: AsyncSession, key: str) -> SessionRow | None:
     `populate_existing`: a row loaded earlier in this session is refreshed, not served stale
     after `save_session` (a core statement the ORM identity map does not see).
     """
-    stmt = select(SessionRow).where(SessionRow.key == key)
-    result = await session.execute(stmt.execution_options(populate_existing=True))
+    result = await session.execute(_load(), {"key": key})
     return result.scalar_one_or_none()
 
 
@@ -35,25 +72,11 @@ async def save_session(
     One upsert statement, so two processes saving the same new key never collide; the
     caller's transaction decides when it becomes visible.
     """
-    now = datetime.now(UTC)
-    table = SessionRow.__table__
-    ins = upsert_insert(session, table).values(
-        key=key,
-        platform=platform,
-        result_cache=result_cache,
-        history=history,
-        turns=1,
-        created_at=now,
-        updated_at=now,
-    )
-    stmt = ins.on_conflict_do_update(
-        index_elements=["key"],
-        set_={
-            "platform": ins.excluded.platform,
-            "result_cache": ins.excluded.result_cache,
-            "history": ins.excluded.history,
-            "turns": table.c.turns + 1,
-            "updated_at": ins.excluded.updated_at,
-        },
-    )
-    await session.execute(stmt)
+    params = {
+        "key": key,
+        "platform": platform,
+        "result_cache": result_cache,
+        "history": history,
+        "now": datetime.now(UTC),
+    }
+    await session.execute(_save(dialect_name(session)), params)
