@@ -172,13 +172,14 @@ class Conversation:
                 text,
                 output,
                 also=self._mark_answered(message, reply),
+                runs=deps.run_log,  # stored with the session: one commit per answer
             )
         except LeaseLost:  # another process answers it; what this run spent still counts
             await record_runs(self.db, deps.run_log, key, message.key.workspace)
             raise
         except Exception as exc:
             reply = failure_reply(exc, self.settings)
-        await record_runs(self.db, deps.run_log, key, message.key.workspace)
+            await record_runs(self.db, deps.run_log, key, message.key.workspace)
         return reply
 
     def _mark_answered(

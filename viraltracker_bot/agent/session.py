@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_ai.exceptions import (
@@ -84,11 +85,14 @@ async def save_turn(
     answer: str,
     *,
     also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    runs: Sequence[AgentRunRecord] = (),
 ) -> None:
     """Store the cache and the bounded history in one transaction.
 
     `also` runs in that transaction (the inbox marks the message answered there), and an
-    error it raises leaves the session as it was.
+    error it raises leaves the session as it was. The message's agent `runs` are written in
+    it too (one commit per answer rather than two), but as observability: runs the database
+    refuses are logged, and the turn is saved without them.
     """
     from viraltracker_bot.storage.sessions import save_session
 
@@ -103,36 +107,63 @@ async def save_turn(
         )
         if also is not None:
             await also(session)
+        if runs:
+            await _record_runs_within(session, runs, key.as_string(), key.workspace)
+
+
+async def _record_runs_within(
+    session: AsyncSession, runs: Sequence[AgentRunRecord], key: str, workspace: str
+) -> None:
+    """The runs, in the caller's transaction; a failure to store them does not undo it."""
+    from viraltracker_bot.storage import agent_runs
+    from viraltracker_bot.storage.dialects import dialect_name
+
+    rows = _run_rows(runs, key, workspace)
+    try:
+        if dialect_name(session) == "sqlite":
+            # SQLite undoes a refused statement alone; the transaction goes on.
+            await agent_runs.record_runs(session, rows)
+        else:
+            # PostgreSQL aborts the whole transaction on an error: a savepoint contains it.
+            async with session.begin_nested():
+                await agent_runs.record_runs(session, rows)
+    except Exception:
+        log.exception("could not record %d agent runs", len(runs))
 
 
 async def record_runs(
     db: Database, runs: Sequence[AgentRunRecord], key: str, workspace: str
 ) -> None:
     """Write the message's agent runs to agent_runs; observability never fails a reply."""
-    from viraltracker_bot.storage.agent_runs import record_run
+    from viraltracker_bot.storage import agent_runs
 
     if not runs:
         return
     try:
         async with db.transaction() as session:
-            for run in runs:
-                await record_run(
-                    session,
-                    agent=run.agent,
-                    conversation_key=key,
-                    workspace=workspace or None,
-                    tools=run.tools,
-                    started_at=run.started_at,
-                    duration_ms=run.duration_ms,
-                    requests=run.requests,
-                    input_tokens=run.input_tokens,
-                    output_tokens=run.output_tokens,
-                    actor_runs=run.actor_runs,
-                    outcome=run.outcome,
-                    error=run.error,
-                )
+            await agent_runs.record_runs(session, _run_rows(runs, key, workspace))
     except Exception:
         log.exception("could not record %d agent runs", len(runs))
+
+
+def _run_rows(runs: Sequence[AgentRunRecord], key: str, workspace: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "agent": run.agent,
+            "conversation_key": key,
+            "workspace": workspace or None,
+            "tools": run.tools,
+            "started_at": run.started_at,
+            "duration_ms": run.duration_ms,
+            "requests": run.requests,
+            "input_tokens": run.input_tokens,
+            "output_tokens": run.output_tokens,
+            "actor_runs": run.actor_runs,
+            "outcome": run.outcome,
+            "error": run.error,
+        }
+        for run in runs
+    ]
 
 
 def failure_reply(exc: Exception, settings: Settings) -> Reply:

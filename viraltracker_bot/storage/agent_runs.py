@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.storage.dialects import as_utc
@@ -39,6 +40,22 @@ async def record_run(session: AsyncSession, **fields: Any) -> AgentRunRow:
     session.add(row)
     await session.flush()
     return row
+
+
+async def record_runs(session: AsyncSession, runs: Sequence[Mapping[str, Any]]) -> None:
+    """Store several runs with one executemany; each run gives every column but `id`.
+
+    A core statement built once: what a message's answer writes on every turn, where the
+    ORM's unit of work cost more than the insert itself.
+    """
+    if runs:
+        rows = [{**run, "started_at": as_utc(run["started_at"])} for run in runs]
+        await session.execute(_insert_runs(), rows)
+
+
+@functools.cache
+def _insert_runs() -> Any:
+    return insert(AgentRunRow.__table__)
 
 
 async def agent_stats(session: AsyncSession, since: datetime | None = None) -> list[AgentStat]:
