@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 
@@ -308,12 +309,18 @@ def _read_agents(
     for name, words in platform_words.items():
         positions = []
         for word in words:
-            for match in re.finditer(rf"(?<![\w@#]){re.escape(word)}(?![\w])", lowered):
+            for match in _word_pattern(word).finditer(lowered):
                 positions.append(match.start())
                 used.append(word)
         if positions:
             found.append((min(positions), name))
     return [name for _, name in sorted(found)], used
+
+
+@functools.lru_cache(maxsize=256)
+def _word_pattern(word: str) -> re.Pattern[str]:
+    """A platform word as a whole word, compiled once (every request is read for each word)."""
+    return re.compile(rf"(?<![\w@#]){re.escape(word)}(?![\w])")
 
 
 def _keywords(text: str, drop: set[str]) -> list[str]:

@@ -35,5 +35,11 @@ def _visible(ch: str) -> str:
 
 def quoted(text: str | None, limit: int) -> str:
     """Scraped text as one quoted line (at most `limit` characters) it cannot break out of."""
-    cleaned = "".join(_visible(ch) for ch in (text or ""))
+    text = text or ""
+    if text.isprintable() and '"' not in text:
+        # No control, format or separator character and no quote: nothing to change. Most
+        # texts take this path, and the character-by-character pass cost far more.
+        cleaned = text
+    else:
+        cleaned = "".join(_visible(ch) for ch in text)
     return f'"{short_text(cleaned, limit)}"'
