@@ -171,28 +171,53 @@ def _same_input_same_output(process: Callable[[Any], Any]) -> Callable[[Any], An
 async def _ids_by_key(
     session: AsyncSession, table: Table, keys: list[Key], key: Sequence[str]
 ) -> dict[Key, int]:
-    """Ids of the rows with these keys: `a = ? AND b IN (...)`, which the unique index serves
-    directly (a row-value `(a, b) IN (...)` is planned far worse by SQLite)."""
-    stmt = _ids_select(table, tuple(key))
+    """SQLite: the ids of the rows with these keys: `a = ? AND b IN (...)`, which the unique
+    index serves directly (a row-value `(a, b) IN (...)` is planned far worse by SQLite).
+
+    Run as driver SQL compiled once per IN-list size (padded by repeating a key, see
+    `_padded_size`): the ORM-level execute of an expanding IN cost more than the lookup itself.
+    """
+    dialect = session.get_bind().dialect
+    conn = await session.connection()
     groups: dict[Key, list[Any]] = defaultdict(list)
     for values in keys:
         groups[values[:-1]].append(values[-1])
     ids: dict[Key, int] = {}
     for prefix, lasts in groups.items():
-        params: dict[str, Any] = {f"k{i}": value for i, value in enumerate(prefix)}
         for start in range(0, len(lasts), _KEY_CHUNK):
-            params["lasts"] = lasts[start : start + _KEY_CHUNK]
-            for row_id, last in await session.execute(stmt, params):
+            chunk = lasts[start : start + _KEY_CHUNK]
+            size = _padded_size(len(chunk))
+            sql = _ids_sql(dialect, table, tuple(key), size)
+            padded = [*chunk, *([chunk[0]] * (size - len(chunk)))]
+            for row_id, last in await conn.exec_driver_sql(sql, (*prefix, *padded)):
                 ids[(*prefix, last)] = row_id
     return ids
 
 
+def _padded_size(count: int) -> int:
+    """A power of two up to 1024, then a multiple of 1024: few distinct statements to cache,
+    and little padding for the big batches."""
+    if count <= 1024:
+        return 1 << (count - 1).bit_length()
+    return -(-count // 1024) * 1024
+
+
 @functools.lru_cache(maxsize=64)
-def _ids_select(table: Table, key: tuple[str, ...]) -> Any:
-    """`SELECT id, <last key column> WHERE <prefix columns> = :k0.. AND <last> IN :lasts`."""
+def _ids_sql(dialect: Dialect, table: Table, key: tuple[str, ...], size: int) -> str:
+    """`SELECT id, <last key column> WHERE <prefix columns> = ? .. AND <last> IN (? x size)`."""
     *prefix_names, last_name = key
+    for name in key:  # the values are passed to the driver as they are
+        assert table.c[name].type.dialect_impl(dialect).bind_processor(dialect) is None, name
     last_column = table.c[last_name]
     same_prefix = [table.c[name] == bindparam(f"k{i}") for i, name in enumerate(prefix_names)]
-    return select(table.c.id, last_column).where(
+    stmt = select(table.c.id, last_column).where(
         *same_prefix, last_column.in_(bindparam("lasts", expanding=True))
     )
+    values = {f"k{i}": "" for i in range(len(prefix_names))} | {"lasts": [""] * size}
+    compiled = stmt.params(values).compile(
+        dialect=dialect, compile_kwargs={"render_postcompile": True}
+    )
+    names = list(compiled.positiontup or ())
+    expected = [f"k{i}" for i in range(len(prefix_names))]
+    assert names[: len(expected)] == expected and len(names) == len(expected) + size, names
+    return str(compiled)
