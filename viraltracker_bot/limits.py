@@ -22,7 +22,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Reply
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.dialects import dialect_name
 from viraltracker_bot.storage.tables import AgentRunRow, UsageCounterRow
 
 log = logging.getLogger(__name__)
@@ -43,32 +42,43 @@ def _count_stmt(dialect: str) -> Any:
     ).returning(table.c.count)
 
 
+_counters = UsageCounterRow.__table__.c
+_CLEAR_EARLIER = delete(UsageCounterRow.__table__).where(
+    _counters.scope == bindparam("for"),
+    _counters.window_start < bindparam("window", type_=_counters.window_start.type),
+)
+
+
 async def count_in_window(db: Database, scope: str, window_start: datetime) -> int:
     """Add one to a fixed-window counter and return the new count (atomic across replicas).
 
     The first count of a new window also clears the scope's earlier windows.
     """
-    table = UsageCounterRow.__table__
-    async with db.transaction() as session:
-        stmt = _count_stmt(dialect_name(session))
-        params = {"for": scope, "window": window_start}
-        count = int((await session.execute(stmt, params)).scalar_one())
+    params = {"for": scope, "window": window_start}
+    async with db.engine.begin() as connection:
+        count = int((await connection.execute(_count_stmt(db.dialect), params)).scalar_one())
         if count == 1:
-            await session.execute(
-                delete(table).where(table.c.scope == scope, table.c.window_start < window_start)
-            )
+            await connection.execute(_CLEAR_EARLIER, params)
     return count
+
+
+_runs = AgentRunRow.__table__.c
+_SPENT_SINCE = select(
+    func.coalesce(func.sum(_runs.actor_runs), 0),
+    func.coalesce(func.sum(_runs.input_tokens + _runs.output_tokens), 0),
+).where(
+    _runs.workspace == bindparam("workspace"),
+    _runs.started_at >= bindparam("since", type_=_runs.started_at.type),
+)
+"""Built once: every message of a limited workspace runs it (an index range scan)."""
 
 
 async def spent_today(db: Database, workspace: str, now: datetime) -> tuple[int, int]:
     """(actor runs, model tokens) a workspace's agent runs used since midnight UTC."""
     midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    stmt = select(
-        func.coalesce(func.sum(AgentRunRow.actor_runs), 0),
-        func.coalesce(func.sum(AgentRunRow.input_tokens + AgentRunRow.output_tokens), 0),
-    ).where(AgentRunRow.workspace == workspace, AgentRunRow.started_at >= midnight)
-    async with db.sessions() as session:
-        runs, tokens = (await session.execute(stmt)).one()
+    async with db.engine.connect() as connection:
+        result = await connection.execute(_SPENT_SINCE, {"workspace": workspace, "since": midnight})
+        runs, tokens = result.one()
     return int(runs), int(tokens)
 
 
