@@ -63,11 +63,12 @@ def bot_env(
 
 @dataclass
 class BotProcess:
-    """One running bot; `url` is its events endpoint."""
+    """One running bot; `url` is its events endpoint, `exited` its exit code once it ended."""
 
-    process: asyncio.subprocess.Process
+    pid: int
     port: int
     log: Path
+    exited: asyncio.Future[int]
 
     @property
     def url(self) -> str:
@@ -75,55 +76,152 @@ class BotProcess:
 
     @property
     def alive(self) -> bool:
-        return self.process.returncode is None
+        return not self.exited.done()
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no drain, exactly what a crash or an OOM kill does."""
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGKILL)
+                os.kill(self.pid, signal.SIGKILL)
 
     async def wait_dead(self) -> None:
-        await asyncio.wait_for(self.process.wait(), 30)
+        await asyncio.wait_for(asyncio.shield(self.exited), 30)
 
     async def stop(self) -> int:
         """SIGTERM: the graceful stop of a deploy."""
         if self.alive:
-            self.process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
         try:
-            return await asyncio.wait_for(self.process.wait(), 60)
+            return await asyncio.wait_for(asyncio.shield(self.exited), 60)
         except TimeoutError:
             self.kill()
-            return await self.process.wait()
+            return await self.exited
 
 
 async def start_bot(env: dict[str, str], work: Path, name: str) -> BotProcess:
     """Start a bot process and wait until it answers /healthz."""
     port = free_port()
     log = work / f"{name}.log"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "viraltracker_bot",
-        "slack",
-        cwd=work,
-        env={**env, "PORT": str(port)},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=log.open("ab"),
-    )
-    bot = BotProcess(process=process, port=port, log=log)
+    with log.open("ab") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "viraltracker_bot",
+            "slack",
+            cwd=work,
+            env={**env, "PORT": str(port)},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    bot = BotProcess(process.pid, port, log, asyncio.ensure_future(process.wait()))
+    await _wait_healthy(bot, name)
+    return bot
+
+
+async def _wait_healthy(bot: BotProcess, name: str) -> None:
+    """Poll /healthz often (a start-up is a fraction of a second) within a generous deadline."""
     deadline = time.monotonic() + START_WITHIN_S
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             if not bot.alive:
-                raise RuntimeError(f"{name} exited: {log.read_text(errors='replace')[-3000:]}")
+                log = bot.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{name} exited: {log}")
             with contextlib.suppress(aiohttp.ClientError):
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                async with http.get(f"http://127.0.0.1:{bot.port}/healthz") as response:
                     if response.status == 200:
-                        return bot
-            await asyncio.sleep(0.1)
+                        return
+            await asyncio.sleep(0.01)
     bot.kill()
     raise RuntimeError(f"{name} did not start within {START_WITHIN_S} s")
+
+
+@dataclass
+class BotForks:
+    """Slack bots forked from one process that imported the bot once (`tests.reliability.prefork`).
+
+    For tests that restart the bot many times: a fresh `python -m viraltracker_bot slack` spends
+    2-3 s of CPU importing before it serves, a fork a fraction of a second. Each bot is still a
+    process of its own (its pid is SIGKILLed), started only when `start` is called.
+    """
+
+    env: dict[str, str]
+    work: Path
+    command: str = "slack"
+    bots: list[BotProcess] = field(default_factory=list)
+    _server: asyncio.subprocess.Process | None = None
+    _reader: asyncio.Task[None] | None = None
+    _started: asyncio.Queue[int | None] = field(default_factory=asyncio.Queue)
+    _exits: dict[int, asyncio.Future[int]] = field(default_factory=dict)
+
+    async def __aenter__(self) -> BotForks:
+        with (self.work / "prefork.log").open("ab") as stderr:
+            self._server = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "tests.reliability.prefork",
+                self.command,
+                cwd=self.work,
+                env=self.env,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=stderr,
+            )
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    def _exit_of(self, pid: int) -> asyncio.Future[int]:
+        return self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
+
+    async def _read(self) -> None:
+        assert self._server is not None and self._server.stdout is not None
+        async for line in self._server.stdout:
+            kind, pid, *rest = line.decode().split()
+            if kind == "started":
+                self._exit_of(int(pid))
+                self._started.put_nowait(int(pid))
+            elif kind == "exited" and not self._exit_of(int(pid)).done():
+                self._exit_of(int(pid)).set_result(int(rest[0]))
+        gone = RuntimeError(f"the fork server ended: {self._server_log()}")
+        for exited in self._exits.values():
+            if not exited.done():
+                exited.set_exception(gone)
+        self._started.put_nowait(None)
+
+    def _server_log(self) -> str:
+        return (self.work / "prefork.log").read_text(errors="replace")[-3000:]
+
+    async def start(self, name: str) -> BotProcess:
+        """A new bot, serving and healthy; the caller makes sure no other one is alive."""
+        assert self._server is not None and self._server.stdin is not None
+        port = free_port()
+        log = self.work / f"{name}.log"
+        request = {"env": {"PORT": str(port)}, "log": str(log)}
+        self._server.stdin.write(json.dumps(request).encode() + b"\n")
+        await self._server.stdin.drain()
+        pid = await asyncio.wait_for(self._started.get(), START_WITHIN_S)
+        if pid is None:
+            raise RuntimeError(f"the fork server ended: {self._server_log()}")
+        bot = BotProcess(pid, port, log, self._exits[pid])
+        self.bots.append(bot)
+        await _wait_healthy(bot, name)
+        return bot
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """Kill the bots still running (a failed test), then end the server."""
+        for bot in self.bots:
+            bot.kill()
+        if self._server is None:
+            return
+        assert self._server.stdin is not None
+        self._server.stdin.close()
+        try:
+            await asyncio.wait_for(self._server.wait(), 30)
+        except TimeoutError:
+            self._server.kill()
+            await self._server.wait()
+        if self._reader is not None:
+            await self._reader
 
 
 @dataclass
@@ -134,6 +232,10 @@ class Question:
     body: dict[str, Any]
     acked: bool = False
     deliveries: int = 0
+    sent_at: float | None = None
+    """When it was first delivered (time.monotonic)."""
+    acked_at: float | None = None
+    """When the bot's acknowledgement came back: the bot had stored it by then."""
 
     @property
     def event_id(self) -> str:
@@ -176,11 +278,15 @@ class Sender:
                 "X-Slack-Retry-Reason": "http_error",
             }
         question.deliveries += 1
+        if question.sent_at is None:
+            question.sent_at = time.monotonic()
         try:
             async with self.http.post(url, data=raw.encode(), headers=headers) as response:
                 await response.read()
                 if response.status == 200:
                     question.acked = True
+                    if question.acked_at is None:
+                        question.acked_at = time.monotonic()
                     return True
         except (TimeoutError, aiohttp.ClientError):
             pass
