@@ -5,7 +5,8 @@ It is killed with SIGKILL while a scraper run of the turn is under way (the gate
 replay events to a new process, so only the durable inbox remembers the question), then started
 again: it takes the turn over and answers in the thread with the bot token. The answer's
 messages carry nonces derived from the turn, so the status message the dead process had posted
-becomes the answer instead of a second one appearing.
+becomes the answer instead of a second one appearing. The answers are counted once the inbox
+holds nothing unfinished and the process stopped gracefully: nothing is left to post another.
 """
 
 from __future__ import annotations
@@ -23,12 +24,16 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from adapters.discord import sync_commands
 from tests.fakes.apify import ApifyFake
 from tests.fakes.discord import FLAG_LOADING, DiscordFake
 from tests.reliability.bots import ROOT
 from viraltracker_bot.config import Settings
+from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.inbox import UNDONE
+from viraltracker_bot.storage.tables import ProcessedEventRow
 
 Message = dict[str, Any]
 
@@ -70,6 +75,22 @@ async def world(tmp_path: Path) -> AsyncIterator[DiscordWorld]:
             "VIRALTRACKER_INBOX_SWEEP_S": "0.5",
         }
         yield DiscordWorld(fake, apify, env, tmp_path, fake.text_channels(guild)[0])
+
+
+async def _inbox_settled(world: DiscordWorld) -> None:
+    """Wait until every stored turn is done: no process has anything left to answer."""
+    db = Database(world.env["VIRALTRACKER_DATABASE_URL"])
+    undone = select(func.count()).where(ProcessedEventRow.status.in_(UNDONE))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            async with db.sessions() as session:
+                if not (await session.execute(undone)).scalar_one():
+                    return
+            await asyncio.sleep(0.05)
+        raise AssertionError("turns still unfinished after 60 s")
+    finally:
+        await db.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -140,7 +161,7 @@ async def test_a_follow_up_whose_process_died_is_answered_once_after_the_restart
 
     async with discord_bot(world, "second"):
         await fake.wait_for(lambda: _replies_to(world, thread_id, asked), 60)
-        await asyncio.sleep(1.0)  # time for a second answer, were one on its way
+        await _inbox_settled(world)
     [answer] = _replies_to(world, thread_id, asked)
     assert "lego" in answer["content"].lower()
     statuses = [m for m in fake.bot_messages(thread_id) if m["content"].startswith("⏳")]
@@ -163,7 +184,7 @@ async def test_an_ask_whose_process_died_is_answered_once_in_its_thread(
 
     async with discord_bot(world, "second"):
         await fake.wait_for(lambda: _answers(world, thread_id), 60)
-        await asyncio.sleep(1.0)
+        await _inbox_settled(world)
     [answer] = _answers(world, thread_id)
     assert "chess" in answer["content"].lower()
     assert len(fake.threads_of(world.channel_id)) == 1
