@@ -7,6 +7,7 @@ import csv
 from tests.agent.support import Script, call, echo
 from tests.fakes.apify import ApifyFake
 from viraltracker_bot.agent.agents.facebook_agent import facebook_agent
+from viraltracker_bot.agent.dependencies import SharedFilters
 
 
 async def test_search_ads_reports_days_running_and_status(make_deps, apify: ApifyFake) -> None:
@@ -87,3 +88,19 @@ async def test_an_ad_search_says_its_period_like_every_other_search(make_deps) -
 
     assert "Facebook Ad Library search 'meal kit' (limit 50, last 336h):" in result.output
     assert "Facebook Ad Library page 'HelloFresh' (limit 50):" in result.output
+
+
+async def test_a_one_day_comparison_asks_the_ad_library_for_one_day(
+    make_deps, apify: ApifyFake
+) -> None:
+    script = Script(
+        {"facebook": [call("search_facebook_ads", {"keyword_or_url": "meal kit"}), echo()]}
+    )
+    deps = make_deps(script.model)
+    deps.shared_filters = SharedFilters(hours_back=24)  # "compare ... today" across platforms
+
+    result = await facebook_agent.run('"meal kit" ads today', deps=deps)
+
+    [run] = apify.runs_started
+    assert run.run_input["period"] == "last24h"
+    assert "(limit 50, last 24h)" in result.output

@@ -45,14 +45,9 @@ async def search_facebook_ads(
         country: two-letter country code, or "ALL".
     """
     if (shared := ctx.deps.shared_filters) is not None:  # one of several platforms: alike
-        count, period = shared.limit, _period_covering(shared.days)
+        count, period = shared.limit, facebook.period_covering(shared.hours_back)
     query = facebook.search_query(keyword_or_url, count, period, active_status, country)
     return await toolkit.search(ctx, query, "ads")
-
-
-def _period_covering(days: int) -> str:
-    """The shortest Ad Library period that covers the window ("" = any time)."""
-    return next((f"last{d}d" for d in (7, 14, 30, 90) if days <= d), "")
 
 
 @facebook_agent.tool
