@@ -194,6 +194,14 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = Field(
         5, ge=1, validation_alias=_env("VIRALTRACKER_INBOX_MAX_ATTEMPTS", "inbox_max_attempts")
     )
+    # How many messages one process answers at once. An answer mostly waits (on the model, on
+    # actors that run for tens of seconds), so this is far above the cores; beyond it, messages
+    # stay stored and wait for a slot (or for another replica).
+    max_concurrent_answers: int = Field(
+        256,
+        ge=1,
+        validation_alias=_env("VIRALTRACKER_MAX_CONCURRENT_ANSWERS", "max_concurrent_answers"),
+    )
     # Which replica this is, stable across its restarts (unset: host name and PORT).
     replica_id: str | None = Field(
         None, validation_alias=_env("VIRALTRACKER_REPLICA_ID", "replica_id")

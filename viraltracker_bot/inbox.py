@@ -71,7 +71,8 @@ class InboxWorker:
 
     db: Database
     settings: Settings
-    max_concurrent: int = 64
+    max_concurrent: int | None = None
+    """At most this many messages worked at once (default: the max_concurrent_answers setting)."""
     replica: str | None = None
     gate: Callable[[], Awaitable[None]] | None = None
     """Awaited before each claim: lets an adapter hold work back while it acknowledges events."""
@@ -91,6 +92,8 @@ class InboxWorker:
             self.replica = replica_name(self.settings)
         boot = secrets.token_hex(4)
         self.owner = f"{self.replica}/{boot}" if self.replica else f"~{boot}"
+        if self.max_concurrent is None:
+            self.max_concurrent = self.settings.max_concurrent_answers
         self._slots = asyncio.Semaphore(self.max_concurrent)
         self._store = GroupCommit(functools.partial(inbox.record_many, self.db))
 
@@ -279,7 +282,7 @@ class InboxWorker:
             self.owner,
             tuple(self._sources),
             replica_prefix=self.replica_prefix,
-            limit=max(1, self.max_concurrent),
+            limit=max(1, self.max_concurrent or 1),
         )
         busy = self._running.keys() | self._held | self._waiting
         fresh = [i for i in ids if i not in busy]

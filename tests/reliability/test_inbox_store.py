@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from viraltracker_bot.config import Settings
+from viraltracker_bot.inbox import InboxWorker
 from viraltracker_bot.storage import inbox
 from viraltracker_bot.storage.database import Database
 
@@ -96,3 +98,31 @@ async def test_a_sweep_finds_its_own_forgotten_message_once_its_lease_ran_out(
     assert await inbox.abandoned(db, "a/1", ("slack",)) == ["C1:1"]
     assert await inbox.claim(db, "C1:1", "a/1", 60) is not None
     assert await inbox.abandoned(db, "a/1", ("slack",)) == []  # held again, live
+
+
+async def test_two_hundred_waiting_answers_are_worked_at_once(
+    db: Database, settings: Settings
+) -> None:
+    """Answers mostly wait on models and actors: 200 threads must not queue behind 64 slots."""
+    threads = 200
+    worker = InboxWorker(db, settings)
+    started = 0
+    everyone_in = asyncio.Event()
+
+    async def answer(_lease: object) -> None:
+        nonlocal started
+        started += 1
+        if started == threads:
+            everyone_in.set()
+        await everyone_in.wait()  # each answer waits on its "model" until all have begun
+
+    worker.handle("slack", answer)
+    ids = [f"C{i}:{i}.0" for i in range(threads)]
+    await asyncio.gather(*(worker.record(i, "slack", f"k{i}", {}) for i in ids))
+    for event_id in ids:
+        worker.submit(event_id)
+    try:
+        await asyncio.wait_for(everyone_in.wait(), timeout=60)
+    finally:
+        await worker.stop(drain_s=5)
+    assert started == threads
