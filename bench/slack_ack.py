@@ -561,8 +561,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smaller run, under a minute")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: temp SQLite files)")
-    parser.add_argument("--model-latency", type=float, default=0.5, help="s per model request")
-    parser.add_argument("--actor-latency", type=float, default=1.0, help="s per actor run")
+    parser.add_argument(
+        "--model-latency", type=float, help="s per model request (default 2; quick 0.5)"
+    )
+    parser.add_argument("--actor-latency", type=float, help="s per actor run (default 10; quick 2)")
     parser.add_argument("--threads", type=int, help="threads in flight (default 200; quick 50)")
     parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
     for name in ("port", "slack-url", "bot-token", "signing-secret", "apify-url", "apify-token"):
