@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Reply
 from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.dialects import insert_for
 from viraltracker_bot.storage.tables import AgentRunRow, UsageCounterRow
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,8 @@ def _utcnow() -> datetime:
 @functools.cache
 def _count_stmt(dialect: str) -> Any:
     table = UsageCounterRow.__table__
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     window = bindparam("window", type_=table.c.window_start.type)
-    ins = insert(table).values(scope=bindparam("for"), window_start=window, count=1)
+    ins = insert_for(dialect, table).values(scope=bindparam("for"), window_start=window, count=1)
     return ins.on_conflict_do_update(
         index_elements=["scope", "window_start"], set_={"count": table.c.count + 1}
     ).returning(table.c.count)

@@ -10,8 +10,9 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from viraltracker_bot.storage.dialects import insert_for
 
 # Rows per statement: bounds memory; SQLite takes a prepared statement per row anyway, and
 # on PostgreSQL SQLAlchemy splits each statement further into multi-row VALUES pages.
@@ -59,22 +60,13 @@ def _upsert(
     keep_if_missing: tuple[str, ...],
     always: tuple[str, ...],
 ) -> Any:
-    ins = upsert_insert(dialect_name, table)
+    ins = insert_for(dialect_name, table)
     excluded = ins.excluded
     update: dict[str, ColumnElement[Any]] = {
         name: func.coalesce(excluded[name], table.c[name]) for name in keep_if_missing
     }
     update.update({name: excluded[name] for name in always})
     return ins.on_conflict_do_update(index_elements=list(key), set_=update)
-
-
-def upsert_insert(dialect_name: str, table: Table) -> Any:
-    """`dialects.upsert_insert` by dialect name, for statements built once, before any session."""
-    if dialect_name == "postgresql":
-        return postgresql.insert(table)
-    if dialect_name == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {dialect_name}")
 
 
 @functools.lru_cache(maxsize=64)

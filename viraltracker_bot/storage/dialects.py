@@ -20,12 +20,16 @@ def upsert_insert(session: AsyncSession, table: Table) -> Any:
     Both dialects' constructs share that API and the `.excluded` namespace, so repositories
     write one upsert and pick the construct here.
     """
-    name = dialect_name(session)
-    if name == "postgresql":
+    return insert_for(dialect_name(session), table)
+
+
+def insert_for(dialect: str, table: Table) -> Any:
+    """`upsert_insert` by dialect name: for statements built once, before any session."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {name}")
+    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {dialect}")
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -21,11 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, bindparam, case, exists, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.dialects import as_utc
+from viraltracker_bot.storage.dialects import as_utc, insert_for
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
 UNDONE = ("pending", "working", "answered")
@@ -63,9 +62,8 @@ _c = _table.c
 
 @functools.cache
 def _record_stmt(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(_table)
+        insert_for(dialect, _table)
         .values(
             event_id=bindparam("eid"),
             source=bindparam("src"),

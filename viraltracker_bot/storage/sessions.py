@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from viraltracker_bot.storage.bulk import upsert_insert
-from viraltracker_bot.storage.dialects import dialect_name
+from viraltracker_bot.storage.dialects import dialect_name, insert_for
 from viraltracker_bot.storage.tables import SessionRow
 
 _table = SessionRow.__table__
@@ -29,7 +28,7 @@ def _load() -> Any:
 def _save(dialect: str) -> Any:
     c = _table.c
     now = bindparam("now", type_=c.updated_at.type)
-    ins = upsert_insert(dialect, _table).values(
+    ins = insert_for(dialect, _table).values(
         key=bindparam("key", type_=c.key.type),
         platform=bindparam("platform", type_=c.platform.type),
         result_cache=bindparam("result_cache", type_=c.result_cache.type),
