@@ -336,8 +336,10 @@ def run_due(
 
 async def _run_due(settings: Settings, now: datetime | None, dry_run: bool, as_json: bool) -> None:
     async with AsyncExitStack() as stack:
-        if not dry_run:  # a dry run changes nothing, old files included
-            await stack.enter_async_context(export_retention(settings))
+        if not dry_run and settings.export_retention_days > 0:  # a dry run changes nothing
+            from viraltracker_bot.exports.retention import prune
+
+            await prune(settings.export_dir, settings.export_retention_days)
         db, services = await stack.enter_async_context(digest_services(settings))
         targets = await stack.enter_async_context(chat_deliverers(settings))
         clock = (lambda: now) if now is not None else None

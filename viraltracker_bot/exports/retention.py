@@ -54,22 +54,25 @@ def sweep(export_dir: Path, max_age_s: float, now: float | None = None) -> int:
     return removed
 
 
+async def prune(export_dir: Path, retention_days: float) -> int:
+    """One sweep, its file system work in a thread (never on the event loop); a failure is
+    logged, not raised: old files are a nuisance, not a reason to stop anything."""
+    try:
+        removed = await asyncio.to_thread(sweep, export_dir, retention_days * 86_400)
+    except Exception:
+        log.exception("export retention: sweeping %s failed", export_dir)
+        return 0
+    if removed:
+        log.info("export retention: removed %d files older than %g days", removed, retention_days)
+    return removed
+
+
 async def keep_pruned(
     export_dir: Path, retention_days: float, every_s: float = SWEEP_EVERY_S
 ) -> None:
-    """Sweep now, then every `every_s` seconds until cancelled, the file system work in a
-    thread (never on the event loop); a failed sweep is logged and tried again next time."""
-    max_age_s = retention_days * 86_400
+    """Sweep now, then every `every_s` seconds until cancelled."""
     while True:
-        try:
-            removed = await asyncio.to_thread(sweep, export_dir, max_age_s)
-        except Exception:
-            log.exception("export retention: sweeping %s failed", export_dir)
-        else:
-            if removed:
-                log.info(
-                    "export retention: removed %d files older than %g days", removed, retention_days
-                )
+        await prune(export_dir, retention_days)
         await asyncio.sleep(every_s)
 
 
