@@ -80,6 +80,8 @@ class InboxWorker:
     _sources: dict[str, _Source] = field(default_factory=dict)
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _waiting: set[str] = field(default_factory=set)
+    _waiting_on: dict[str, str] = field(default_factory=dict)  # event id -> its conversation
+    _ended: set[str | None] = field(default_factory=set)  # conversations whose turn just ended
     _held: set[str] = field(default_factory=set)
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -142,7 +144,7 @@ class InboxWorker:
         """Work on a stored message now (if it is its conversation's turn; else when it is)."""
         if self.closing or event_id in self._running:
             return
-        self._waiting.discard(event_id)
+        self._unwait(event_id)
         task = asyncio.create_task(self._run(event_id), name=f"inbox:{event_id}")
         self._running[event_id] = task
         task.add_done_callback(lambda _t: self._finished(event_id))
@@ -211,7 +213,7 @@ class InboxWorker:
                 )
             except Exception:
                 log.warning("inbox: could not claim %s; retrying", event_id, exc_info=True)
-                self._waiting.add(event_id)
+                self._wait(event_id, None)
                 return
             if claimed is None:
                 await self._not_claimed(event_id)
@@ -220,9 +222,19 @@ class InboxWorker:
 
     async def _not_claimed(self, event_id: str) -> None:
         """Still ours and unfinished: an earlier message of its conversation goes first."""
-        stage = await inbox.stage_of(self.db, event_id)
+        stage = await inbox.stage_and_key(self.db, event_id)
         if stage is not None and stage[0] in inbox.UNDONE and stage[1] == self.owner:
-            self._waiting.add(event_id)
+            self._wait(event_id, stage[2])
+
+    def _wait(self, event_id: str, conversation_key: str | None) -> None:
+        """Retry it when a turn of its conversation ends (any turn, when that is unknown)."""
+        self._waiting.add(event_id)
+        if conversation_key is not None:
+            self._waiting_on[event_id] = conversation_key
+
+    def _unwait(self, event_id: str) -> None:
+        self._waiting.discard(event_id)
+        self._waiting_on.pop(event_id, None)
 
     async def _work(self, item: InboxItem) -> None:
         source = self._sources.get(item.source)
@@ -247,6 +259,7 @@ class InboxWorker:
             await self._release([item.event_id])
         finally:
             self._held.discard(item.event_id)
+            self._ended.add(item.conversation_key)
 
     # --- keeping leases, retrying, sweeping -------------------------------------------------
 
@@ -301,14 +314,25 @@ class InboxWorker:
             await asyncio.sleep(self.settings.inbox_sweep_s)
 
     async def _retrier(self) -> None:
-        """Messages that waited for an earlier one: retried when a turn ends, or every second."""
+        """Messages that waited for an earlier one: retried when a turn of their conversation
+        ends here, and all of them every second (the earlier one may be another process's).
+
+        Only the conversation's own: with hundreds of threads in flight, retrying every waiting
+        message at every turn's end cost a claim transaction each, most of them in vain.
+        """
         tick = min(1.0, self.settings.inbox_sweep_s)
         while not self.closing:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), tick)
+            except TimeoutError:
+                ended = None  # the tick: everything
+            else:
+                ended, self._ended = self._ended, set()
             self._wake.clear()
             for event_id in list(self._waiting):
-                self.submit(event_id)
+                key = self._waiting_on.get(event_id)
+                if ended is None or key is None or key in ended:
+                    self.submit(event_id)
 
     async def _heartbeat(self) -> None:
         """Renew every lease this process holds (and its reservations); stop work on lost ones."""
@@ -322,7 +346,7 @@ class InboxWorker:
                 log.warning("inbox: could not renew %d lease(s)", len(ids), exc_info=True)
                 continue
             for lost in set(ids) - kept:
-                self._waiting.discard(lost)
+                self._unwait(lost)
                 task = self._running.get(lost)
                 if lost in self._held and task is not None:
                     log.warning("inbox: lost the lease on %s; another process has it", lost)

@@ -411,14 +411,22 @@ async def abandoned(
         return [r[0] for r in rows]
 
 
-_STAGE = select(_c.status, _c.lease_owner).where(_c.event_id == bindparam("eid"))
+_STAGE = select(_c.status, _c.lease_owner, _c.conversation_key).where(
+    _c.event_id == bindparam("eid")
+)
 
 
 async def stage_of(db: Database, event_id: str) -> tuple[str, str | None] | None:
     """(status, lease owner) of a stored message, or None when there is none."""
+    found = await stage_and_key(db, event_id)
+    return found[:2] if found is not None else None
+
+
+async def stage_and_key(db: Database, event_id: str) -> tuple[str, str | None, str | None] | None:
+    """(status, lease owner, conversation key) of a stored message, or None."""
     async with db.engine.connect() as connection:
         row = (await connection.execute(_STAGE, {"eid": event_id})).first()
-    return (row.status, row.lease_owner) if row is not None else None
+    return (row.status, row.lease_owner, row.conversation_key) if row is not None else None
 
 
 async def undone_count(db: Database, sources: tuple[str, ...] | None = None) -> int:
