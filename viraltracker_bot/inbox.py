@@ -259,7 +259,8 @@ class InboxWorker:
             await self._release([item.event_id])
         finally:
             self._held.discard(item.event_id)
-            self._ended.add(item.conversation_key)
+            if self._waiting:  # only worth remembering while something waits
+                self._ended.add(item.conversation_key)
 
     # --- keeping leases, retrying, sweeping -------------------------------------------------
 
@@ -322,12 +323,13 @@ class InboxWorker:
         """
         tick = min(1.0, self.settings.inbox_sweep_s)
         while not self.closing:
+            woken = True
             try:
                 await asyncio.wait_for(self._wake.wait(), tick)
             except TimeoutError:
-                ended = None  # the tick: everything
-            else:
-                ended, self._ended = self._ended, set()
+                woken = False
+            ended: set[str | None] | None = self._ended if woken else None  # None: everything
+            self._ended = set()
             self._wake.clear()
             for event_id in list(self._waiting):
                 key = self._waiting_on.get(event_id)
