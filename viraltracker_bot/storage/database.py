@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from viraltracker_bot.storage import sqlite_driver
+
 
 class Database:
     """Owns one engine per process; every repository call borrows a session from it."""
@@ -27,6 +29,8 @@ class Database:
         if self.is_sqlite:
             # One writer at a time on SQLite: wait for the lock rather than fail at once.
             kwargs["connect_args"] = {"timeout": 30}
+            if parsed.get_driver_name() == "aiosqlite":
+                parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
             # `?search_path=schema` keeps the bot (or one test) in its own PostgreSQL schema.

@@ -1,0 +1,153 @@
+"""The SQLite driver: one trip to aiosqlite's thread per statement, and writers taking turns.
+
+These run on SQLite only: the driver is what `Database` uses for `sqlite+aiosqlite` URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from viraltracker_bot.storage import sqlite_driver
+from viraltracker_bot.storage.database import Database
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with database.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE)"))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every function sent to an aiosqlite thread, by name."""
+    sent: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return sent
+
+
+def test_sqlite_urls_use_the_one_trip_driver(sqlite_db: Database) -> None:
+    assert isinstance(sqlite_db.engine.dialect, sqlite_driver.OneTripDialect)
+    assert sqlite_db.dialect == "sqlite"
+
+
+async def test_a_read_is_one_trip_and_returning_the_connection_costs_none(
+    sqlite_db: Database, trips: list[str]
+) -> None:
+    async with sqlite_db.engine.connect() as conn:  # warm the pool: its first rollback is real
+        await conn.execute(text("SELECT 1"))
+    trips.clear()
+    async with sqlite_db.sessions() as session:
+        found = (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+    assert found == 0
+    assert trips == ["_run"]  # no cursor to open or close, no rollback of nothing
+
+
+async def test_a_write_transaction_is_its_statement_and_its_commit(
+    sqlite_db: Database, trips: list[str]
+) -> None:
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(text("SELECT 1"))
+    trips.clear()
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('a')"))
+    assert trips == ["_run", "commit"]
+
+
+async def test_rows_rowcount_lastrowid_and_executemany(sqlite_db: Database) -> None:
+    async with sqlite_db.engine.begin() as conn:
+        inserted = await conn.execute(
+            text("INSERT INTO notes (body) VALUES (:b)"), [{"b": "x"}, {"b": "y"}, {"b": "z"}]
+        )
+        assert inserted.rowcount == 3
+        one = await conn.execute(text("INSERT INTO notes (body) VALUES ('w')"))
+        assert one.lastrowid == 4
+        returned = await conn.execute(
+            text("UPDATE notes SET body = body || '!' WHERE id > 2 RETURNING id")
+        )
+        assert sorted(r[0] for r in returned) == [3, 4]
+        updated = await conn.execute(text("UPDATE notes SET body = 'q' WHERE id = 1"))
+        assert updated.rowcount == 1
+    async with sqlite_db.sessions() as session:
+        rows = (await session.execute(text("SELECT id, body FROM notes ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [(1, "q"), (2, "y"), (3, "z!"), (4, "w!")]
+
+
+async def test_the_write_turn_is_given_back_after_a_failed_transaction(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 5.0)
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('dup')"))
+    async with sqlite_db.engine.connect() as failed:
+        with pytest.raises(IntegrityError):
+            async with failed.begin():
+                await failed.execute(text("INSERT INTO notes (body) VALUES ('dup')"))
+        # Another connection (this one is still checked out): were the turn kept by the
+        # failed one, this write would wait for it and fail with "database is locked".
+        async with sqlite_db.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('next')"))
+    async with sqlite_db.sessions() as session:
+        count = (await session.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+    assert count == 2
+
+
+async def test_a_writer_waits_for_the_turn_and_writes_when_it_is_free(
+    sqlite_db: Database,
+) -> None:
+    first_wrote = asyncio.Event()
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with sqlite_db.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+            first_wrote.set()
+            await release.wait()
+
+    async def second() -> None:
+        async with sqlite_db.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('second')"))
+
+    holding = asyncio.create_task(holder())
+    await asyncio.wait_for(first_wrote.wait(), 10)
+    waiting = asyncio.create_task(second())
+    done, _ = await asyncio.wait({waiting}, timeout=0.2)
+    assert not done  # it is waiting for its turn, not writing beside the first
+    release.set()
+    await asyncio.wait_for(asyncio.gather(holding, waiting), 10)
+    async with sqlite_db.sessions() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+        assert list(bodies) == ["first", "second"]
+
+
+async def test_many_concurrent_writers_all_commit(sqlite_db: Database) -> None:
+    async def write(i: int) -> None:
+        async with sqlite_db.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": f"n{i}"})
+            await asyncio.sleep(0)  # other writers queue up meanwhile
+            await conn.execute(
+                text("UPDATE notes SET body = body || '.' WHERE body = :b"), {"b": f"n{i}"}
+            )
+
+    await asyncio.wait_for(asyncio.gather(*(write(i) for i in range(60))), 60)
+    async with sqlite_db.sessions() as session:
+        bodies = set((await session.execute(text("SELECT body FROM notes"))).scalars())
+    assert bodies == {f"n{i}." for i in range(60)}

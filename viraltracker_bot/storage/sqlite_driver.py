@@ -1,0 +1,234 @@
+"""SQLAlchemy's aiosqlite dialect, with one trip to aiosqlite's thread per statement.
+
+aiosqlite runs every sqlite3 call in a thread of its own, and each call is a trip there and
+back: a queue put, a thread wake-up and a loop wake-up through the self-pipe, about 65 us of CPU
+on this kind of machine, far more than the statement itself. SQLAlchemy's adapter makes four
+trips per statement (open a cursor, execute, fetch the rows, close the cursor) and one more per
+pooled connection returned (its rollback, also after a commit). Under a burst of chat events
+those trips were most of the cost of storing a message before its ack, and a large part of an
+answer's.
+
+Here a statement is run, fetched and closed in one function on aiosqlite's thread, and a
+rollback or commit is skipped when sqlite3 said after the last statement that no transaction
+is open (a connection going back to the pool after its commit, a session that only read):
+sqlite3 would find nothing to end.
+
+SQLite has one writer at a time, and a connection that finds the write lock taken waits in
+SQLite's busy handler, which polls with sleeps growing to 100 ms: with a few hundred answers in
+flight, writes waited up to a second for a lock that had long been free. So the connections of
+one engine take turns writing through an asyncio lock instead (FIFO, woken the moment the
+previous writer commits); SQLite's own locking stays underneath for other processes. A
+connection takes the turn at its first INSERT, UPDATE, DELETE, REPLACE or BEGIN and gives it
+back when its transaction ends.
+
+Everything else is SQLAlchemy's own aiosqlite dialect. This leans on what SQLAlchemy's adapter
+itself uses of aiosqlite (`Connection._execute` to run a function on its thread, `_conn` for the
+sqlite3 connection) and on that adapter's cursor internals; `pyproject.toml` keeps both
+libraries to the minor versions this was checked against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sqlite3
+import weakref
+from typing import Any
+
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+    SQLiteDialect_aiosqlite,
+)
+
+DRIVER = "viraltracker_aiosqlite"
+"""The driver name under which `Database` reaches this dialect (`sqlite+aiosqlite` URLs)."""
+
+WRITER_WAIT_S = 30.0
+"""How long a write waits for its turn before failing, as SQLite's busy timeout would."""
+
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN")
+
+Outcome = tuple[Any, list[Any], int, int | None, bool]
+"""What one statement leaves behind: description, rows, rowcount, lastrowid, in a transaction."""
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
+    """On aiosqlite's thread: the whole statement, rows fetched, cursor closed."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
+    finally:
+        cursor.close()
+
+
+def _writes(operation: str) -> bool:
+    """Whether a statement takes SQLite's write lock (sqlite3 begins a transaction before DML)."""
+    return operation.lstrip()[:7].upper().startswith(_WRITES)
+
+
+class WriterTurns:
+    """The write turn of one engine's connections, one asyncio lock per event loop."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        found = self._locks.get(loop)
+        if found is None:
+            found = self._locks[loop] = asyncio.Lock()
+        return found
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A client-side cursor whose rows arrive with its statement; nothing to open or close."""
+
+    __slots__ = ("_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = None  # type: ignore[assignment]
+        self._soft_closed_memoized = {}  # type: ignore[assignment]
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        return self._lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return 1  # sqlite3's default; SQLAlchemy fetches client-side rows all at once anyway
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        pass
+
+    async def _async_soft_close(self) -> None:
+        return None  # there is no sqlite3 cursor left open
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        return await self._trip(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        return await self._trip(operation, seq_of_parameters, many=True)
+
+    async def _trip(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        adapt: OneTripConnection = self._adapt_connection  # type: ignore[assignment]
+        if adapt.writer is None and isinstance(operation, str) and _writes(operation):
+            await adapt.take_turn()
+        async with adapt._execute_mutex:
+            adapt.in_transaction = True  # until sqlite3 says
+            driver = self._connection
+            outcome: Outcome = await driver._execute(
+                _run, driver._conn, operation, parameters, many
+            )
+            self._description, rows, self._rowcount, self._lastrowid, open_ = outcome
+            adapt.in_transaction = open_
+            if not open_:
+                adapt.end_turn()  # a statement outside a transaction (DDL, PRAGMA)
+        self._rows = collections.deque(rows)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """aiosqlite's adapted connection, with one-trip cursors and no empty transaction ends."""
+
+    __slots__ = ("in_transaction", "turns", "writer")
+    _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any, turns: WriterTurns) -> None:
+        super().__init__(dbapi, connection)
+        # Whether sqlite3 had a transaction open after the last statement (True when unsure:
+        # the first end is never skipped, nor one after a failed statement).
+        self.in_transaction = True
+        self.turns = turns
+        self.writer: asyncio.Lock | None = None  # the lock whose turn this connection holds
+
+    async def take_turn(self) -> None:
+        lock = self.turns.lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), WRITER_WAIT_S)
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+        self.writer = lock
+
+    def end_turn(self) -> None:
+        if self.writer is not None:
+            self.writer, lock = None, self.writer
+            lock.release()
+
+    def rollback(self) -> None:
+        try:
+            if self.in_transaction:
+                super().rollback()
+                self.in_transaction = False
+        finally:
+            self.end_turn()
+
+    def commit(self) -> None:
+        if self.in_transaction:
+            super().commit()
+            self.in_transaction = False
+        self.end_turn()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.end_turn()
+
+    def terminate(self) -> None:
+        try:
+            super().terminate()
+        finally:
+            self.end_turn()
+
+
+class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
+    """One per engine: its connections share the write turn."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.turns = WriterTurns()
+
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        adapted = super().connect(*arg, **kw)
+        return OneTripConnection(self, adapted._connection, self.turns)
+
+
+class OneTripDialect(SQLiteDialect_aiosqlite):
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> OneTripDbapi:
+        return OneTripDbapi(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+registry.register(f"sqlite.{DRIVER}", __name__, "OneTripDialect")
