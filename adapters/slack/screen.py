@@ -1,17 +1,21 @@
-"""What an Events API request must look like before bolt reads it: a clean 400 for anything else.
+"""What an Events API request must look like before bolt handles it: a clean 400 for anything else.
 
 bolt parses the body before it checks the signature and reads fields assuming Slack's shapes; a
 body that is not JSON, not an object, not valid Unicode, or that puts a list where Slack puts a
 string, makes it raise, and the caller gets a 500 (and Slack would retry it). Slack never sends
-such bodies, so they are refused here, without being read any further.
+such bodies, so they are refused here, before bolt dispatches them.
+
+The body is parsed once, by bolt's own request object, and the screen reads what it parsed: a
+second parse of every event cost a tenth of what bolt spends acknowledging it.
 """
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 Shape = type | tuple[type, ...]
 
@@ -68,35 +72,33 @@ def bad_timestamp(value: str | None) -> bool:
     return value is not None and not (value.isascii() and value.isdigit() and len(value) <= 12)
 
 
-def refusal(raw: bytes, content_type: str) -> str | None:
-    """Why this body is not an Events API request bolt can read, or None when it is.
+def screened_request(raw: bytes, query: str, headers: Mapping[str, str]) -> AsyncBoltRequest | str:
+    """bolt's request for this HTTP request, or why it is not an Events API request bolt can read.
 
-    It reads the body the way bolt does: JSON when it says so or starts with `{`, else a form
-    whose `payload` field (if any) is JSON.
+    bolt reads the body as JSON when it says so or starts with `{`, else as a form whose
+    `payload` field (if any) is JSON; reading it is where a body that is not JSON, or not an
+    object, fails.
     """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "the body is not UTF-8"
-    if not text:
-        return None
-    if content_type == "application/json" or text.startswith("{"):
-        return _json_refusal(text)
-    if "payload" in text:
-        payload = dict(parse_qsl(text, keep_blank_values=True)).get("payload")
-        return _json_refusal(payload) if payload is not None else None
-    return None
-
-
-def _json_refusal(text: str) -> str | None:
     try:
-        body = json.loads(text)
-    except (ValueError, RecursionError):
-        return "the body is not JSON"
+        request = AsyncBoltRequest(body=text, query=query, headers=headers)  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError, LookupError, RecursionError):
+        return "the body is not a JSON object Slack would send"
+    body: Any = request.body
     if not isinstance(body, dict):
         return "the body is not a JSON object"
-    if _may_be_odd(text) and not _unicode_ok(body):
-        return "the body holds text that is not valid Unicode"
+    # Only a JSON escape can bring a lone surrogate into the raw JSON text; a form's payload is
+    # percent-encoded, so forms (which the bot is never sent) always get the full walk.
+    raw_json = request.content_type == "application/json" or text.startswith("{")
+    problem = _walk_refusal(body) if not raw_json or _may_be_odd(text) else None
+    problem = problem or _body_refusal(body)
+    return request if problem is None else problem
+
+
+def _body_refusal(body: dict[str, Any]) -> str | None:
     problem = _fields(body, ENVELOPE, "")
     if problem:
         return problem
@@ -132,18 +134,26 @@ def _fields(obj: dict[str, Any], shapes: dict[str, Shape], where: str) -> str | 
     return None
 
 
-def _unicode_ok(value: Any, depth: int = 0) -> bool:
-    """No lone surrogates (JSON can escape them; nothing downstream can encode them)."""
+def _walk_refusal(value: Any, depth: int = 0) -> str | None:
+    """Nesting deeper than Slack's, or lone surrogates (JSON can escape them; nothing
+    downstream can encode them)."""
     if depth > MAX_DEPTH:
-        return False
+        return f"the body is nested deeper than {MAX_DEPTH} levels"
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return False
-        return True
+            return "the body holds text that is not valid Unicode"
+        return None
     if isinstance(value, dict):
-        return all(_unicode_ok(k) and _unicode_ok(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_unicode_ok(v, depth + 1) for v in value)
-    return True
+        items: Any = value.items()
+        for key, item in items:
+            problem = _walk_refusal(key) or _walk_refusal(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _walk_refusal(item, depth + 1)
+            if problem:
+                return problem
+    return None

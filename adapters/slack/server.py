@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from adapters.base import ConversationHandler, Deliverer
 from adapters.slack.app import SlackSetupError, build_slack_app, slack_client
 from adapters.slack.delivery import SlackDeliverer
-from adapters.slack.screen import bad_timestamp, refusal
+from adapters.slack.screen import bad_timestamp, screened_request
 from adapters.slack.turns import SlackTurns
 from viraltracker_bot.config import Settings
 from viraltracker_bot.storage.database import Database
@@ -38,10 +38,10 @@ def web_app(app: AsyncApp | None, *, turns: SlackTurns | None = None) -> web.App
         assert app is not None
         if bad_timestamp(request.headers.get("X-Slack-Request-Timestamp")):
             return web.Response(status=401, text="Unauthorized: invalid request timestamp.")
-        problem = refusal(await request.read(), request.content_type)
-        if problem is not None:
-            return web.Response(status=400, text=f"Bad request: {problem}.")
-        response = await app.async_dispatch(await to_bolt_request(request))
+        screened = screened_request(await request.read(), request.query_string, request.headers)
+        if isinstance(screened, str):
+            return web.Response(status=400, text=f"Bad request: {screened}.")
+        response = await app.async_dispatch(screened)
         return await to_aiohttp_response(response)
 
     async def health(_request: web.Request) -> web.Response:
