@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -17,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import ConversationHandler
-from adapters.slack.inbox import STORED, StoreFirst
+from adapters.slack.inbox import StoreFirst
 from adapters.slack.middleware import Allowlist, IgnoreBots
 from adapters.slack.priority import AckFirst
 from adapters.slack.turns import SlackTurns
@@ -88,17 +87,15 @@ def build_slack_app(
     )
     app.use(IgnoreBots())
     app.use(Allowlist(settings))
-    app.use(StoreFirst(turns.store))  # last: only messages the bot will answer are stored
+    # Last: only messages the bot will answer are stored; it acknowledges them itself.
+    app.use(StoreFirst(turns.store, turns.submit))
     turns.bind(settings, app.client)
 
-    async def on_message(context: AsyncBoltContext) -> None:
-        """A mention, a DM, or a thread message that StoreFirst kept: answer it."""
-        event_id = context.get(STORED)
-        if event_id:
-            turns.submit(event_id)
+    async def acknowledge() -> None:
+        """Other app_mention and message events (edits, joins, ...): acknowledged, nothing more."""
 
-    app.event("app_mention")(on_message)
-    app.event("message")(on_message)
+    app.event("app_mention")(acknowledge)
+    app.event("message")(acknowledge)
     return app
 
 

@@ -165,22 +165,25 @@ async def _delete(client: AsyncWebClient, channel: str, ts: str) -> None:
         log.info("slack: could not delete a dead stream (%s)", exc.response.get("error"))
 
 
-STORED = "viraltracker_stored_event"
-"""The bolt context key under which StoreFirst leaves the id of a message it stored."""
-
 Store = Callable[[SlackMessage, str | None], Awaitable[bool]]
+Submit = Callable[[str], None]
 
 
 class StoreFirst(AsyncMiddleware):
     """Keeps a person's message in the durable inbox before bolt acknowledges its event.
 
-    It runs after the bot and allowlist filters; the listener then only hands the stored id to
-    the inbox worker. A message that cannot be stored (the database is down) is answered with
-    a 503 rather than acknowledged, so Slack delivers it again instead of it being lost.
+    It runs after the bot and allowlist filters, hands a stored message to the inbox worker and
+    acknowledges the event itself: the worker, not a bolt listener, answers it, and bolt's
+    listener dispatch after the ack (matching, argument injection, a task per event) cost about
+    40 us of CPU per event, near half of what bolt spends on the rest of it. A message that
+    cannot be stored (the database is down) is answered with a 503 rather than acknowledged, so
+    Slack delivers it again instead of it being lost. Events that are not a person's message go
+    on to bolt.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, submit: Submit) -> None:
         self.store = store
+        self.submit = submit
 
     async def async_process(
         self,
@@ -190,15 +193,16 @@ class StoreFirst(AsyncMiddleware):
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse:
         message = _message_in(req.body)
-        if message is not None:
-            try:
-                stored = await self.store(message, req.context.bot_user_id)
-            except Exception:
-                log.exception("slack: could not store %s; not acknowledged", message.event_id)
-                return BoltResponse(status=503, body="")
-            if stored:
-                req.context[STORED] = message.event_id
-        return await next()
+        if message is None:
+            return await next()
+        try:
+            stored = await self.store(message, req.context.bot_user_id)
+        except Exception:
+            log.exception("slack: could not store %s; not acknowledged", message.event_id)
+            return BoltResponse(status=503, body="")
+        if stored:
+            self.submit(message.event_id)  # its turn starts once the acks are done
+        return BoltResponse(status=200, body="")
 
 
 def _message_in(body: Any) -> SlackMessage | None:

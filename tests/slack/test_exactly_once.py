@@ -88,3 +88,29 @@ async def test_an_event_redelivered_after_a_restart_is_not_answered_again(
         await restarted.turns.drain(30)
     assert [m.text for m in scripted.seen] == ["find cats", "hello"]
     assert _answers(slack, "C1", message.ts) == 1
+
+
+async def test_edits_and_other_message_events_are_acknowledged_and_not_answered(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """The inbox acknowledges the questions it stores; every other message event still gets
+    its 200 (a 404 would make Slack retry it) and nothing more."""
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack) as bot:
+        first = slack.user_says("C1", "<@U0BOT> find cats")
+        assert (await slack.post_event(slack.mention(first)))[0] == 200
+        await slack.wait_for_reply("C1", first.ts)
+        edit = slack.message_event(first)
+        edit["event"] = {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": "C1",
+            "ts": "9999999999.000001",
+            "message": {**edit["event"], "text": "<@U0BOT> find dogs", "edited": {"ts": "1"}},
+        }
+        joined = slack.message_event(slack.user_says("C1", "joined"))
+        joined["event"]["subtype"] = "channel_join"
+        for body in (edit, joined):
+            assert (await slack.post_event(body))[0] == 200
+        await bot.turns.drain(30)
+    assert [m.text for m in scripted.seen] == ["find cats"]
+    assert _answers(slack, "C1", first.ts) == 1
