@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 
 from slack_sdk.errors import SlackApiError
@@ -40,13 +41,16 @@ class ThreadStatus:
     async def __call__(self, status: str) -> None:
         self._latest = trim(" ".join(status.split()), STATUS_LIMIT)
         if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send_latest())
+            # An empty context: the caller's (an agent run's) would keep the run, its results
+            # and this object alive in a reference cycle only the full GC pass frees.
+            self._sender = asyncio.create_task(self._send_latest(), context=contextvars.Context())
 
     async def settle(self) -> None:
         """Let the status being sent finish (the reply must not land before it)."""
-        if self._sender is not None:
+        sender, self._sender = self._sender, None  # a finished task would keep `self` in a cycle
+        if sender is not None:
             try:
-                await self._sender
+                await sender
             except Exception:  # a failed status line never fails the answer
                 log.warning("slack: status update failed", exc_info=True)
 
