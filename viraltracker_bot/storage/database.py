@@ -29,6 +29,10 @@ class Database:
         if self.is_sqlite:
             # One writer at a time on SQLite: wait for the lock rather than fail at once.
             kwargs["connect_args"] = {"timeout": 30}
+            # SQLAlchemy keeps 5 by default and closes the overflow as it comes back: with 200
+            # answers in flight that was a new connection (a thread, four PRAGMAs, a cold page
+            # cache) every couple of seconds. An idle pooled connection costs one idle thread.
+            kwargs.update(pool_size=20, max_overflow=10)
             if parsed.get_driver_name() == "aiosqlite":
                 parsed = parsed.set(drivername=f"sqlite+{sqlite_driver.DRIVER}")
         else:
