@@ -1,0 +1,49 @@
+"""Acknowledgements first: turns wait while events are arriving, and never longer than allowed."""
+
+from __future__ import annotations
+
+import asyncio
+
+from adapters.slack.priority import AckFirst
+
+
+async def test_turns_wait_while_an_event_is_received_and_start_once_the_door_is_still() -> None:
+    gate = AckFirst(settle_s=0.01, max_wait_s=60)
+    gate.entering()
+    waiting = [asyncio.create_task(gate.quiet()) for _ in range(200)]
+    await asyncio.sleep(0.05)
+    assert not any(task.done() for task in waiting)  # the event is still being acknowledged
+    gate.entering()  # a second event arrives before the first is done
+    gate.leaving()
+    await asyncio.sleep(0.05)
+    assert not any(task.done() for task in waiting)
+    gate.leaving()
+    await asyncio.wait_for(asyncio.gather(*waiting), 10)
+
+
+async def test_a_steady_stream_of_events_does_not_starve_the_turns() -> None:
+    gate = AckFirst(settle_s=0.01, max_wait_s=0.05)
+    gate.entering()  # never leaves
+    await asyncio.wait_for(gate.quiet(), 10)
+    second = asyncio.create_task(gate.quiet())  # a later turn gets its own full wait
+    await asyncio.wait_for(second, 10)
+
+
+async def test_a_turn_starts_at_once_when_no_event_came_lately() -> None:
+    gate = AckFirst(settle_s=0.01, max_wait_s=60)
+    await asyncio.wait_for(gate.quiet(), 10)
+    gate.entering()
+    gate.leaving()
+    await asyncio.wait_for(gate.quiet(), 10)  # still for settle_s from now on, then it starts
+
+
+async def test_a_turn_cancelled_while_waiting_leaves_the_others_waiting() -> None:
+    gate = AckFirst(settle_s=0.01, max_wait_s=60)
+    gate.entering()
+    cancelled, other = asyncio.create_task(gate.quiet()), asyncio.create_task(gate.quiet())
+    await asyncio.sleep(0.02)
+    cancelled.cancel()
+    await asyncio.gather(cancelled, return_exceptions=True)
+    assert not other.done()
+    gate.leaving()
+    await asyncio.wait_for(other, 10)
