@@ -7,11 +7,19 @@ acknowledged only after the earlier ones' answers had done their first work. A t
 starts once no event has been in bolt's hands for `settle_s`, or after `max_wait_s` at the
 latest, so a steady stream of events never starves the answers. Next to a model's seconds,
 the wait is invisible.
+
+In a burst the door is still only between waves: Slack (or a retry storm) sends the next events
+as the first are acknowledged, and a pause of a few milliseconds between waves let the first
+turns in while later events were still arriving; those events then waited for the turns' claims
+and first steps (up to 200 ms in bench/slack_ack.py). So after a burst (`burst_events` arrivals
+within `burst_window_s`) the door must be still for `burst_settle_s`; a lone event still waits
+only `settle_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 
 
@@ -23,23 +31,45 @@ class AckFirst:
     polling every few milliseconds was a fifth of the process's CPU while the burst lasted.
     """
 
-    def __init__(self, settle_s: float = 0.005, max_wait_s: float = 0.25) -> None:
+    def __init__(
+        self,
+        settle_s: float = 0.005,
+        max_wait_s: float = 0.5,
+        *,
+        burst_settle_s: float = 0.05,
+        burst_events: int = 8,
+        burst_window_s: float = 0.1,
+    ) -> None:
         self.settle_s = settle_s
         self.max_wait_s = max_wait_s
+        self.burst_settle_s = burst_settle_s
+        self.burst_window_s = burst_window_s
         self.receiving = 0
         self.last_seen = 0.0
+        self._arrivals: collections.deque[float] = collections.deque(maxlen=max(1, burst_events))
+        self._in_burst = False
         self._still: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
     def entering(self) -> None:
         self.receiving += 1
-        self.last_seen = time.monotonic()
+        now = self.last_seen = time.monotonic()
+        arrivals = self._arrivals
+        arrivals.append(now)
+        self._in_burst = (
+            len(arrivals) == arrivals.maxlen and now - arrivals[0] <= self.burst_window_s
+        )
+
+    @property
+    def settle(self) -> float:
+        """How long the door must be still: longer right after a burst."""
+        return self.burst_settle_s if self._in_burst else self.settle_s
 
     def leaving(self) -> None:
         self.receiving = max(0, self.receiving - 1)
         self.last_seen = time.monotonic()
         if self.receiving == 0 and self._still is not None:
-            self._check_later(self.settle_s)
+            self._check_later(self.settle)
 
     async def quiet(self) -> None:
         if self._is_still():
@@ -47,7 +77,7 @@ class AckFirst:
         if self._still is None:
             self._still = asyncio.get_running_loop().create_future()
             if self.receiving == 0:
-                self._check_later(self.settle_s - (time.monotonic() - self.last_seen))
+                self._check_later(self.settle - (time.monotonic() - self.last_seen))
         try:
             async with asyncio.timeout(self.max_wait_s):
                 await asyncio.shield(self._still)
@@ -55,7 +85,7 @@ class AckFirst:
             return  # a steady stream of events never starves the answers
 
     def _is_still(self) -> bool:
-        return self.receiving == 0 and time.monotonic() - self.last_seen >= self.settle_s
+        return self.receiving == 0 and time.monotonic() - self.last_seen >= self.settle
 
     def _check_later(self, delay_s: float) -> None:
         if self._timer is None:
@@ -67,8 +97,8 @@ class AckFirst:
         if self._still is None or self.receiving:
             return  # the last event to leave checks again
         still_for = time.monotonic() - self.last_seen
-        if still_for < self.settle_s:
-            self._check_later(self.settle_s - still_for)
+        if still_for < self.settle:
+            self._check_later(self.settle - still_for)
             return
         still, self._still = self._still, None
         if not still.done():

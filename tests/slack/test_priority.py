@@ -47,3 +47,29 @@ async def test_a_turn_cancelled_while_waiting_leaves_the_others_waiting() -> Non
     assert not other.done()
     gate.leaving()
     await asyncio.wait_for(other, 10)
+
+
+async def test_after_a_burst_turns_wait_longer_for_the_door_to_be_still() -> None:
+    gate = AckFirst(
+        settle_s=0.01, max_wait_s=60, burst_settle_s=0.4, burst_events=3, burst_window_s=10
+    )
+    for _ in range(3):  # three events in quick succession: a burst, with pauses between waves
+        gate.entering()
+        gate.leaving()
+    turn = asyncio.create_task(gate.quiet())
+    await asyncio.sleep(0.1)  # far past settle_s: a lone event's turn would have started
+    assert not turn.done()
+    await asyncio.wait_for(turn, 10)
+
+
+async def test_a_lone_event_after_a_burst_waits_only_the_short_settle() -> None:
+    gate = AckFirst(
+        settle_s=0.01, max_wait_s=60, burst_settle_s=30, burst_events=3, burst_window_s=0.05
+    )
+    for _ in range(3):
+        gate.entering()
+        gate.leaving()
+    await asyncio.sleep(0.1)  # the burst is over
+    gate.entering()  # one more event, alone in its window
+    gate.leaving()
+    await asyncio.wait_for(gate.quiet(), 10)  # would take 30 s if it still counted as a burst
