@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -25,7 +27,7 @@ ADD = [
     "--query",
     "top 3 new TikToks about #productivity",
 ]
-DUE = "2026-12-01T08:00:30Z"  # Tuesday 09:00:30 in Berlin
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 @pytest.fixture
@@ -60,19 +62,26 @@ def test_add_list_run_and_remove(cli: CliRunner) -> None:
     )
     assert row["query"]["kind"] == "hashtag" and row["query"]["limit"] == 3
 
-    # Force it due: run-due at a later instant than its first run.
-    preview = cli.invoke(digests_app, ["run-due", "--now", DUE, "--dry-run"])
+    # Force it due: run-due just after its first run (the next weekday 09:00 in Berlin from
+    # today, whatever day the suite runs on).
+    first_run = datetime.fromisoformat(row["next_run_at"])
+    assert first_run > datetime.now(first_run.tzinfo)
+    due = (first_run + timedelta(seconds=30)).isoformat()
+    preview = cli.invoke(digests_app, ["run-due", "--now", due, "--dry-run"])
     assert preview.exit_code == 0, preview.output
     assert "Digest #1: top 3 new TikToks about #productivity" in preview.stdout
     assert "would attach" in preview.stdout and ".csv" in preview.stdout
     assert listed(cli)[0]["next_run_at"] == row["next_run_at"]  # the dry run changed nothing
 
-    ran = cli.invoke(digests_app, ["run-due", "--now", DUE])
+    ran = cli.invoke(digests_app, ["run-due", "--now", due])
     assert ran.exit_code == 0, ran.output
     assert "PRINTED HERE" in ran.stderr  # no tokens: said clearly
     assert "digest for slack:C0123" in ran.stdout and "posted, 3 new" in ran.stdout
-    assert listed(cli)[0]["next_run_at"] == "2026-12-02T08:00:00+00:00"
-    again = cli.invoke(digests_app, ["run-due", "--now", DUE])
+    next_run = datetime.fromisoformat(listed(cli)[0]["next_run_at"]).astimezone(BERLIN)
+    assert next_run.weekday() < 5  # Monday to Friday
+    assert (next_run.hour, next_run.minute) == (9, 0)
+    assert timedelta(hours=23) <= next_run - first_run <= timedelta(days=3, hours=1)
+    again = cli.invoke(digests_app, ["run-due", "--now", due])
     assert "No digest is due." in again.stdout
 
     assert cli.invoke(digests_app, ["remove", "1"]).exit_code == 0

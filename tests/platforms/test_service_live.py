@@ -56,7 +56,10 @@ async def test_each_platform_search_runs_the_actor_and_stores_results(
         assert all(p.platform is query.platform for p in result.posts)
         views = [p.views or 0 for p in result.posts]
         assert views == sorted(views, reverse=True)
-        assert all(p.views is not None and p.views >= (query.min_views or 0) for p in result.posts)
+        # Some tweets come without a view count (old ones, some regions): ranked last, kept
+        # while no view floor is asked for. Which ones depends on the day the fake is run.
+        floor = query.min_views or 0
+        assert all((p.views or 0) >= floor for p in result.posts)
 
 
 async def test_viral_filters_apply_after_the_scrape(services: PlatformServices) -> None:
