@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from pydantic_ai.models import Model
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from viraltracker_bot.agent.dependencies import AgentDependencies
     from viraltracker_bot.config import Settings
     from viraltracker_bot.platforms.service import PlatformServices
     from viraltracker_bot.storage.database import Database
@@ -162,6 +163,7 @@ class Conversation:
         )
         try:
             output = await answer(text, deps, history)
+            await deps.settle_writes()  # what the searches found is stored before the turn is
             reply = Reply(text=output, files=list(deps.files))
             await save_turn(
                 self.db,
@@ -175,10 +177,12 @@ class Conversation:
                 runs=deps.run_log,  # stored with the session: one commit per answer
             )
         except LeaseLost:  # another process answers it; what this run spent still counts
+            await _settled_quietly(deps)
             await record_runs(self.db, deps.run_log, key, message.key.workspace)
             raise
         except Exception as exc:
             reply = failure_reply(exc, self.settings)
+            await _settled_quietly(deps)
             await record_runs(self.db, deps.run_log, key, message.key.workspace)
         return reply
 
@@ -210,6 +214,14 @@ class Conversation:
                 raise LeaseLost(event_id)
 
         return mark
+
+
+async def _settled_quietly(deps: AgentDependencies) -> None:
+    """A failed turn still lets its searches' stores finish (their failures are only logged)."""
+    try:
+        await deps.settle_writes()
+    except Exception:
+        log.warning("storing a search's results failed", exc_info=True)
 
 
 def _never_failing(progress: Progress) -> Progress:

@@ -260,3 +260,30 @@ async def test_a_failing_progress_display_does_not_fail_the_answer(make_conversa
     )
 
     assert not reply.error and "Twitter/X search 'bitcoin'" in reply.text
+
+
+async def test_a_turns_searches_are_stored_by_the_time_its_answer_is(
+    make_conversation, db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store overlaps the model's next request; the answer still waits for it."""
+    from tests.platforms.conftest import table_counts
+    from viraltracker_bot.storage import posts as post_store
+
+    store_may_go = asyncio.Event()
+    upsert_posts = post_store.upsert_posts
+
+    async def slow_upsert(session, posts):  # a store slower than the model's next request
+        await store_may_go.wait()
+        return await upsert_posts(session, posts)
+
+    monkeypatch.setattr(post_store, "upsert_posts", slow_upsert)
+    conversation = make_conversation(Script(SEARCH).model)
+    turn = asyncio.create_task(conversation.handle(message("bitcoin tweets")))
+    await asyncio.sleep(0.5)  # ample for the rest of the turn
+    assert not turn.done()
+    store_may_go.set()
+    reply = await asyncio.wait_for(turn, 60)
+
+    assert not reply.error
+    counts = await table_counts(db)
+    assert counts["queries"] == 1 and counts["posts"] > 0 and counts["post_queries"] > 0

@@ -250,3 +250,40 @@ async def test_items_are_capped_per_run_across_dataset_pages(
     pages = [r for r in apify.requests if r.path.endswith("/items")]
     assert len(pages) == 3
     assert apify.runs_started[0].params["maxItems"] == "2500"
+
+
+async def test_a_search_stored_in_the_background_is_complete_once_its_writes_settle(
+    services: PlatformServices, apify: ApifyFake, db: Database
+) -> None:
+    writes: list[asyncio.Task[None]] = []
+    result = await services.run(tiktok.search_query("ai tools"), writes=writes)
+
+    assert result.posts and not result.from_cache and len(writes) == 1
+    await asyncio.wait(writes)
+    counts = await table_counts(db)
+    assert counts["queries"] == 1 and counts["posts"] == result.scraped > 0
+
+
+async def test_the_same_search_while_the_first_is_being_stored_reads_it_from_the_cache(
+    services: PlatformServices, apify: ApifyFake, db: Database
+) -> None:
+    writes: list[asyncio.Task[None]] = []
+    query = tiktok.search_query("ai tools")
+    first, second = await asyncio.gather(
+        services.run(query, writes=writes), services.run(query, writes=writes)
+    )
+
+    assert apify.run_count == 1  # the second waited for the first's store, not a new run
+    assert {first.from_cache, second.from_cache} == {False, True}
+    assert [p.platform_id for p in first.posts] == [p.platform_id for p in second.posts]
+
+
+async def test_closing_the_services_finishes_the_stores_in_flight(
+    services: PlatformServices, db: Database
+) -> None:
+    writes: list[asyncio.Task[None]] = []
+    result = await services.run(tiktok.search_query("ai tools"), writes=writes)
+    await services.close()
+
+    assert all(task.done() for task in writes)
+    assert (await table_counts(db))["posts"] == result.scraped

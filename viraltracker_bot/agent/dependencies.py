@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,6 +199,18 @@ class AgentDependencies:
     run_log: list[AgentRunRecord] = field(default_factory=list)
     shared_filters: SharedFilters | None = None
     """Set while a multi-platform request runs: every search uses these instead of its own."""
+    writes: list[asyncio.Task[None]] = field(default_factory=list)
+    """This message's searches still being stored (`PlatformServices.run`'s `writes`): they
+    overlap the model's next request, and the turn waits for them before it is saved."""
+
+    async def settle_writes(self) -> None:
+        """Wait for this message's stores; the first that failed raises (after all are done)."""
+        while self.writes:
+            pending, self.writes = self.writes, []
+            await asyncio.wait(pending)
+            failed = [t.exception() for t in pending if not t.cancelled() and t.exception()]
+            if failed:
+                raise failed[0]  # type: ignore[misc]
 
     @classmethod
     def for_message(

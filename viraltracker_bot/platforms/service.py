@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from viraltracker_bot.platforms.apify import ActorRunner, RunBudget
 from viraltracker_bot.platforms.catalog import spec_for
 from viraltracker_bot.platforms.filters import filtered_out, viral_posts
 from viraltracker_bot.platforms.models import PlatformQuery, SearchResult
-from viraltracker_bot.platforms.normalise import normalise_items
+from viraltracker_bot.platforms.normalise import Normalised, normalise_items
 from viraltracker_bot.platforms.sandbox import sandbox_items
 from viraltracker_bot.platforms.spec import PlatformSpec
 from viraltracker_bot.storage import posts as post_store
@@ -58,6 +58,8 @@ class PlatformServices:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._runner: ActorRunner | None = None
         self._inflight: dict[str, _Flight] = {}
+        self._storing: dict[str, asyncio.Task[None]] = {}
+        """Searches whose results are still being written, by cache key (see `run`'s `writes`)."""
 
     async def run(
         self,
@@ -65,8 +67,16 @@ class PlatformServices:
         *,
         budget: RunBudget | None = None,
         progress: Progress | None = None,
+        writes: list[asyncio.Task[None]] | None = None,
     ) -> SearchResult:
-        """Answer from a fresh cached run, or run the actor (spending budget) and store it."""
+        """Answer from a fresh cached run, or run the actor (spending budget) and store it.
+
+        With `writes`, the result comes back before it is stored: the store runs as a task put
+        in that list, for the caller to await before its work counts as done. An agent's next
+        step is a model request of a second or more, and the store (fifty posts with their raw
+        items, SQLite's one writer) then overlaps it instead of delaying the answer; a second
+        caller of the same search waits for it and reads the cache.
+        """
         spec = spec_for(query.platform)
         now = self._clock()
         run_input = spec.run_input(query, self.settings, now)
@@ -84,7 +94,7 @@ class PlatformServices:
                     budget.take()
                 if progress is not None:
                     await progress(f"Searching {query.platform.label}...")
-                return await self._scrape(spec, query, actor, run_input, key, now)
+                return await self._scrape(spec, query, actor, run_input, key, now, writes)
         finally:
             flight.users -= 1
             if flight.users == 0:
@@ -93,6 +103,9 @@ class PlatformServices:
     async def _from_cache(
         self, query: PlatformQuery, key: str, now: datetime
     ) -> SearchResult | None:
+        storing = self._storing.get(key)
+        if storing is not None:  # the same search, still being written: read it once stored
+            await asyncio.wait([storing])
         async with self.db.transaction() as session:
             row = await query_store.find_fresh(
                 session,
@@ -128,11 +141,51 @@ class PlatformServices:
         run_input: dict[str, Any],
         key: str,
         now: datetime,
+        writes: list[asyncio.Task[None]] | None = None,
     ) -> SearchResult:
         fetched = await self._fetch(actor, run_input, now)
         found = normalise_items(fetched.items, spec.shape, now)
         if found.skipped:
             log.warning("%s: skipped %d malformed items", actor, found.skipped)
+        store = self._store(query, actor, run_input, key, now, fetched, found)
+        if writes is None:
+            await store
+        else:
+            writes.append(self._in_background(key, store))
+        return SearchResult(
+            query=query,
+            posts=viral_posts(found.posts, query, now),
+            ads=found.ads[: query.limit],
+            scraped=len(fetched.items),
+            filtered_out=filtered_out(found.posts, query, now),
+            skipped=found.skipped,
+            from_cache=False,
+            sandbox=self.settings.sandbox,
+            fetched_at=now,
+        )
+
+    def _in_background(self, key: str, store: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(store, name=f"store:{key[:12]}")
+        self._storing[key] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._storing.get(key) is done:
+                del self._storing[key]
+
+        task.add_done_callback(forget)
+        return task
+
+    async def _store(
+        self,
+        query: PlatformQuery,
+        actor: str,
+        run_input: dict[str, Any],
+        key: str,
+        now: datetime,
+        fetched: _Fetched,
+        found: Normalised,
+    ) -> None:
+        """The posts and ads found, and the run that found them (the cache of this search)."""
         async with self.db.transaction() as session:
             post_ids = await post_store.upsert_posts(session, found.posts) if found.posts else []
             ad_ids = await post_store.upsert_ads(session, found.ads) if found.ads else []
@@ -152,17 +205,6 @@ class PlatformServices:
                 post_ids=post_ids,
                 ad_ids=ad_ids,
             )
-        return SearchResult(
-            query=query,
-            posts=viral_posts(found.posts, query, now),
-            ads=found.ads[: query.limit],
-            scraped=len(fetched.items),
-            filtered_out=filtered_out(found.posts, query, now),
-            skipped=found.skipped,
-            from_cache=False,
-            sandbox=self.settings.sandbox,
-            fetched_at=now,
-        )
 
     async def _fetch(self, actor: str, run_input: dict[str, Any], now: datetime) -> _Fetched:
         """The live actor, or the sandbox: the same rows either way, capped the same way."""
@@ -174,7 +216,14 @@ class PlatformServices:
         output = await self._runner.run(actor, run_input)
         return _Fetched(output.items, output.run_id)
 
+    async def stored(self) -> None:
+        """Wait until every search found so far is stored (for readers of the stored posts)."""
+        if self._storing:
+            await asyncio.wait(list(self._storing.values()))
+
     async def close(self) -> None:
+        """Finish the stores still running, then close the Apify client."""
+        await self.stored()
         if self._runner is not None:
             await self._runner.close()
             self._runner = None

@@ -40,7 +40,9 @@ async def fetch(
     leave fewer than a few, in which case all are kept, ranked by views.
     """
     deps = ctx.deps
-    result = await deps.services.run(query, budget=deps.budget, progress=deps.progress)
+    result = await deps.services.run(
+        query, budget=deps.budget, progress=deps.progress, writes=deps.writes
+    )
     # Cached in the order the tools list them, so "analyse #3" means the same post to everyone.
     result = result.model_copy(
         update={
@@ -350,6 +352,7 @@ async def author_median_views(
 
     if not author:
         return None
+    await ctx.deps.services.stored()  # searches still being stored count too
     stmt = (
         select(PostRow.views)
         .where(PostRow.platform == platform.value, PostRow.author == author)

@@ -118,6 +118,7 @@ async def get_top_tweets(
         sort=sort,
         limit=limit,
     )
+    await ctx.deps.services.stored()  # searches still being stored count too
     async with ctx.deps.db.sessions() as session:
         posts = await top_posts(session, wanted)
     query = PlatformQuery(
