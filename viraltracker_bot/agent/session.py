@@ -97,16 +97,14 @@ async def save_turn(
     from viraltracker_bot.storage.sessions import save_session
 
     messages = next_history(history, prompt, answer, settings.session_history_messages)
+    result_cache = cache.model_dump(mode="json")
+    stored_history = ModelMessagesTypeAdapter.dump_python(messages, mode="json")
     async with db.transaction() as session:
-        await save_session(
-            session,
-            key.as_string(),
-            key.platform,
-            cache.model_dump(mode="json"),
-            ModelMessagesTypeAdapter.dump_python(messages, mode="json"),
-        )
+        # `also` first: what it reads comes before this transaction's first write, and on
+        # SQLite the write turn (one writer at a time) is held only from that write on.
         if also is not None:
             await also(session)
+        await save_session(session, key.as_string(), key.platform, result_cache, stored_history)
         if runs:
             await _record_runs_within(session, runs, key.as_string(), key.workspace)
 
