@@ -267,16 +267,16 @@ async def test_a_turns_searches_are_stored_by_the_time_its_answer_is(
 ) -> None:
     """The store overlaps the model's next request; the answer still waits for it."""
     from tests.platforms.conftest import table_counts
-    from viraltracker_bot.storage import posts as post_store
+    from viraltracker_bot.storage import searches as search_store
 
     store_may_go = asyncio.Event()
-    upsert_posts = post_store.upsert_posts
+    store_search = search_store.store_search
 
-    async def slow_upsert(session, posts):  # a store slower than the model's next request
+    async def slow_store(*args, **kwargs):  # a store slower than the model's next request
         await store_may_go.wait()
-        return await upsert_posts(session, posts)
+        return await store_search(*args, **kwargs)
 
-    monkeypatch.setattr(post_store, "upsert_posts", slow_upsert)
+    monkeypatch.setattr(search_store, "store_search", slow_store)
     conversation = make_conversation(Script(SEARCH).model)
     turn = asyncio.create_task(conversation.handle(message("bitcoin tweets")))
     await asyncio.sleep(0.5)  # ample for the rest of the turn

@@ -151,3 +151,42 @@ async def test_many_concurrent_writers_all_commit(sqlite_db: Database) -> None:
     async with sqlite_db.sessions() as session:
         bodies = set((await session.execute(text("SELECT body FROM notes"))).scalars())
     assert bodies == {f"n{i}." for i in range(60)}
+
+
+async def test_work_run_in_the_turn_is_one_trip_with_its_commit(
+    sqlite_db: Database, trips: list[str]
+) -> None:
+    async with sqlite_db.engine.begin() as conn:  # warm the pool
+        await conn.execute(text("SELECT 1"))
+    trips.clear()
+
+    def write(connection: Any) -> int:
+        connection.executemany("INSERT INTO notes (body) VALUES (?)", [("a",), ("b",)])
+        return connection.execute("SELECT count(*) FROM notes").fetchone()[0]
+
+    async with sqlite_db.transaction() as session:
+        assert await sqlite_driver.run_in_turn(session, write, commit=True) == 2
+
+    assert trips == ["_run_work"]  # the session's own commit finds nothing to do
+    async with sqlite_db.engine.begin() as conn:  # and the write turn is free
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('c')"))
+
+
+async def test_work_failing_in_the_turn_is_rolled_back_and_gives_the_turn_back(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 5.0)
+
+    def write(connection: Any) -> None:
+        connection.execute("INSERT INTO notes (body) VALUES ('lost')")
+        connection.execute("INSERT INTO notes (body) VALUES ('lost')")  # UNIQUE: fails
+
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        async with sqlite_db.transaction() as session:
+            await sqlite_driver.run_in_turn(session, write, commit=True)
+
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('next')"))
+    async with sqlite_db.sessions() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes"))).scalars()
+        assert list(bodies) == ["next"]

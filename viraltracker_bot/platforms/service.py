@@ -22,6 +22,7 @@ from viraltracker_bot.platforms.sandbox import sandbox_items
 from viraltracker_bot.platforms.spec import PlatformSpec
 from viraltracker_bot.storage import posts as post_store
 from viraltracker_bot.storage import queries as query_store
+from viraltracker_bot.storage import searches as search_store
 from viraltracker_bot.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -186,25 +187,20 @@ class PlatformServices:
         found: Normalised,
     ) -> None:
         """The posts and ads found, and the run that found them (the cache of this search)."""
-        async with self.db.transaction() as session:
-            post_ids = await post_store.upsert_posts(session, found.posts) if found.posts else []
-            ad_ids = await post_store.upsert_ads(session, found.ads) if found.ads else []
-            await query_store.record_query(
-                session,
-                cache_key=key,
-                platform=query.platform.value,
-                kind=query.kind,
-                query=query.model_dump(mode="json"),
-                actor=actor,
-                run_input=run_input,
-                run_id=fetched.run_id,
-                sandbox=self.settings.sandbox,
-                item_count=len(fetched.items),
-                skipped=found.skipped,
-                now=now,
-                post_ids=post_ids,
-                ad_ids=ad_ids,
-            )
+        run = query_store.RecordedRun(
+            cache_key=key,
+            platform=query.platform.value,
+            kind=query.kind,
+            query=query.model_dump(mode="json"),
+            actor=actor,
+            run_input=run_input,
+            run_id=fetched.run_id,
+            sandbox=self.settings.sandbox,
+            item_count=len(fetched.items),
+            skipped=found.skipped,
+            created_at=now,
+        )
+        await search_store.store_search(self.db, run, found.posts, found.ads)
 
     async def _fetch(self, actor: str, run_input: dict[str, Any], now: datetime) -> _Fetched:
         """The live actor, or the sandbox: the same rows either way, capped the same way."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Dialect, Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from viraltracker_bot.storage import sqlite_driver
 from viraltracker_bot.storage.dialects import insert_for
 
 # Rows per statement: bounds memory; SQLite takes a prepared statement per row anyway, and
@@ -24,28 +26,35 @@ Key = tuple[Any, ...]
 Rows = Sequence[dict[str, Any]]
 
 
-async def bulk_upsert(
-    session: AsyncSession,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    key: Sequence[str],
-    keep_if_missing: Iterable[str],
-    always: Iterable[str],
-) -> dict[Key, int]:
-    """Insert or update `rows` (same keys each, unique by `key`); returns {key values: id}.
+@dataclass(frozen=True)
+class Upsert:
+    """Rows to insert or update by their natural key (same columns each, unique by `key`).
 
     On conflict, `always` columns take the new value and `keep_if_missing` columns keep the
     stored one when the new one is NULL; any other column (first_seen_at) is left as it was.
     """
-    if not rows:
+
+    table: Table
+    rows: Rows
+    key: tuple[str, ...]
+    keep_if_missing: tuple[str, ...]
+    always: tuple[str, ...]
+
+
+async def bulk_upsert(session: AsyncSession, upsert: Upsert) -> dict[Key, int]:
+    """Run `upsert` in the session's transaction; returns {key values: id}."""
+    if not upsert.rows:
         return {}
-    key, keep_if_missing, always = tuple(key), tuple(keep_if_missing), tuple(always)
     dialect = session.get_bind().dialect
     if dialect.name == "sqlite":
-        plan = _sqlite_plan(dialect, table, tuple(rows[0]), key, keep_if_missing, always)
-        return await _sqlite_executemany(session, table, plan, rows, key)
-    stmt = _upsert_returning(dialect.name, table, key, keep_if_missing, always)
-    return await _with_returning(session, stmt, rows)
+        ids: dict[Key, int] = {}
+        for chunk in prepare_sqlite_upserts(dialect, upsert):
+            ids.update(await sqlite_driver.run_in_turn(session, chunk.run))
+        return ids
+    stmt = _upsert_returning(
+        dialect.name, upsert.table, upsert.key, upsert.keep_if_missing, upsert.always
+    )
+    return await _with_returning(session, stmt, upsert.rows)
 
 
 # The statements below are built (and on SQLite compiled) once per table and column set: a
@@ -92,57 +101,27 @@ async def _with_returning(session: AsyncSession, stmt: Any, rows: Rows) -> dict[
 
 
 @dataclass(frozen=True)
-class _SqlitePlan:
-    """The compiled upsert: its SQL, how to read a row's values, and their bind processors."""
+class SqlitePlan:
+    """A statement compiled for SQLite: its SQL, and how to turn value dicts into its
+    positional parameters (each column type's own bind processor: the same datetime text and
+    JSON SQLAlchemy writes)."""
 
     sql: str
     read: Callable[[dict[str, Any]], tuple[Any, ...]]
     processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 
-
-@functools.lru_cache(maxsize=64)
-def _sqlite_plan(
-    dialect: Dialect,
-    table: Table,
-    columns: tuple[str, ...],
-    key: tuple[str, ...],
-    keep_if_missing: tuple[str, ...],
-    always: tuple[str, ...],
-) -> _SqlitePlan:
-    stmt = _upsert(dialect.name, table, key, keep_if_missing, always)
-    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
-    names = list(compiled.positiontup or ())
-    read = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-    processors = tuple(
-        (index, process)
-        for index, name in enumerate(names)
-        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-    )
-    return _SqlitePlan(str(compiled), read, processors)
-
-
-async def _sqlite_executemany(
-    session: AsyncSession, table: Table, plan: _SqlitePlan, rows: Rows, key: Sequence[str]
-) -> dict[Key, int]:
-    """SQLite: the driver's executemany of one prepared statement, then the ids by key.
-
-    The statement is built and compiled by SQLAlchemy (once, see `_sqlite_plan`), and values
-    still go through each column type's own bind processor (the same datetime text and JSON
-    SQLAlchemy writes); what is skipped is per-row statement bookkeeping, which cost more
-    than SQLite itself. SQLite cannot RETURN rows from executemany, hence the key lookup.
-    """
-    read = plan.read
-    processors = [(index, _same_input_same_output(process)) for index, process in plan.processors]
-    conn = await session.connection()
-    for start in range(0, len(rows), CHUNK_ROWS):
+    def parameters(self, rows: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        read = self.read
+        processors = [
+            (index, _same_input_same_output(process)) for index, process in self.processors
+        ]
         params: list[tuple[Any, ...]] = []
-        for row in rows[start : start + CHUNK_ROWS]:
+        for row in rows:
             values = list(read(row))
             for index, process in processors:
                 values[index] = process(values[index])
             params.append(tuple(values))
-        await conn.exec_driver_sql(plan.sql, params)
-    return await _ids_by_key(session, table, [tuple(row[k] for k in key) for row in rows], key)
+        return params
 
 
 def _same_input_same_output(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -160,30 +139,93 @@ def _same_input_same_output(process: Callable[[Any], Any]) -> Callable[[Any], An
     return run
 
 
-async def _ids_by_key(
-    session: AsyncSession, table: Table, keys: list[Key], key: Sequence[str]
-) -> dict[Key, int]:
-    """SQLite: the ids of the rows with these keys: `a = ? AND b IN (...)`, which the unique
-    index serves directly (a row-value `(a, b) IN (...)` is planned far worse by SQLite).
+def compile_for_sqlite(
+    dialect: Dialect, table: Table, stmt: Any, columns: Sequence[str]
+) -> SqlitePlan:
+    """Compile `stmt` (an INSERT into `table` of `columns`) once, for the driver's own API."""
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    names = list(compiled.positiontup or ())
+    read = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    processors = tuple(
+        (index, process)
+        for index, name in enumerate(names)
+        if (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+    )
+    return SqlitePlan(str(compiled), read, processors)
 
-    Run as driver SQL compiled once per IN-list size (padded by repeating a key, see
-    `_padded_size`): the ORM-level execute of an expanding IN cost more than the lookup itself.
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_plan(
+    dialect: Dialect,
+    table: Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    keep_if_missing: tuple[str, ...],
+    always: tuple[str, ...],
+) -> SqlitePlan:
+    stmt = _upsert(dialect.name, table, key, keep_if_missing, always)
+    return compile_for_sqlite(dialect, table, stmt, columns)
+
+
+@dataclass(frozen=True)
+class SqliteUpsert:
+    """One chunk of an upsert, ready to run on aiosqlite's thread: its statement with every
+    value already processed, then the lookups of the ids by key.
+
+    The values are prepared on the event loop before the write turn is taken, and the
+    statements run in one trip (see `sqlite_driver.run_in_turn`); what is skipped is
+    SQLAlchemy's per-row statement bookkeeping, which cost more than SQLite itself. SQLite
+    cannot RETURN rows from executemany, hence the key lookups.
     """
-    dialect = session.get_bind().dialect
-    conn = await session.connection()
+
+    sql: str
+    params: list[tuple[Any, ...]]
+    lookups: list[tuple[str, tuple[Any, ...], Key]]  # (sql, parameters, key prefix)
+
+    def run(self, connection: sqlite3.Connection) -> dict[Key, int]:
+        if self.params:
+            connection.executemany(self.sql, self.params)
+        ids: dict[Key, int] = {}
+        for sql, parameters, prefix in self.lookups:
+            for row_id, last in connection.execute(sql, parameters):
+                ids[(*prefix, last)] = row_id
+        return ids
+
+
+def prepare_sqlite_upserts(dialect: Dialect, upsert: Upsert) -> Iterator[SqliteUpsert]:
+    """`upsert`'s statements for SQLite, one per chunk of rows, each prepared when the previous
+    one has been taken (which bounds memory)."""
+    if not upsert.rows:
+        return
+    table, rows, key = upsert.table, upsert.rows, upsert.key
+    plan = _sqlite_plan(dialect, table, tuple(rows[0]), key, upsert.keep_if_missing, upsert.always)
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start : start + CHUNK_ROWS]
+        keys = [tuple(row[k] for k in key) for row in chunk]
+        yield SqliteUpsert(plan.sql, plan.parameters(chunk), _id_lookups(dialect, table, keys, key))
+
+
+def _id_lookups(
+    dialect: Dialect, table: Table, keys: list[Key], key: Sequence[str]
+) -> list[tuple[str, tuple[Any, ...], Key]]:
+    """SQLite: the statements that find the ids of the rows with these keys: `a = ? AND b IN
+    (...)`, which the unique index serves directly (a row-value `(a, b) IN (...)` is planned far
+    worse by SQLite).
+
+    Driver SQL compiled once per IN-list size (padded by repeating a key, see `_padded_size`):
+    the ORM-level execute of an expanding IN cost more than the lookup itself.
+    """
     groups: dict[Key, list[Any]] = defaultdict(list)
     for values in keys:
         groups[values[:-1]].append(values[-1])
-    ids: dict[Key, int] = {}
+    lookups: list[tuple[str, tuple[Any, ...], Key]] = []
     for prefix, lasts in groups.items():
         for start in range(0, len(lasts), _KEY_CHUNK):
             chunk = lasts[start : start + _KEY_CHUNK]
             size = _padded_size(len(chunk))
-            sql = _ids_sql(dialect, table, tuple(key), size)
             padded = [*chunk, *([chunk[0]] * (size - len(chunk)))]
-            for row_id, last in await conn.exec_driver_sql(sql, (*prefix, *padded)):
-                ids[(*prefix, last)] = row_id
-    return ids
+            lookups.append((_ids_sql(dialect, table, tuple(key), size), (*prefix, *padded), prefix))
+    return lookups
 
 
 def _padded_size(count: int) -> int:

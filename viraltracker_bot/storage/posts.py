@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.platforms.models import Ad, Platform, Post
-from viraltracker_bot.storage.bulk import bulk_upsert
+from viraltracker_bot.storage.bulk import Key, Upsert, bulk_upsert
 from viraltracker_bot.storage.dialects import as_utc, nul_free
 from viraltracker_bot.storage.tables import AdRow, PostRow
 
@@ -56,8 +56,8 @@ _AD_KEEP_IF_MISSING = (
 _AD_ALWAYS = ("publisher_platforms", "creative_text", "raw", "last_seen_at")
 
 
-async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int]:
-    """Insert new posts, refresh known ones; returns row ids in input order.
+def posts_upsert(posts: Sequence[Post]) -> tuple[Upsert, list[Key]]:
+    """The upsert of these posts, and each post's key in input order.
 
     A post appearing twice in one batch is written once with its last occurrence (PostgreSQL
     refuses to update one row twice in a statement) and both positions get the same id.
@@ -67,31 +67,43 @@ async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int
     rows = [_post_values(post, now) for post in posts]
     keys = [(row["platform"], row["platform_id"]) for row in rows]
     unique = dict(zip(keys, rows, strict=True))  # a later duplicate replaces the earlier row
-    ids = await bulk_upsert(
-        session,
+    upsert = Upsert(
         PostRow.__table__,
         list(unique.values()),
         key=("platform", "platform_id"),
         keep_if_missing=_POST_KEEP_IF_MISSING,
         always=_POST_ALWAYS,
     )
-    return [ids[key] for key in keys]
+    return upsert, keys
 
 
-async def upsert_ads(session: AsyncSession, ads: Sequence[Ad]) -> list[int]:
-    """Insert new ads, refresh known ones (by ad_id); returns row ids in input order."""
+def ads_upsert(ads: Sequence[Ad]) -> tuple[Upsert, list[Key]]:
+    """The upsert of these ads (by ad_id), and each ad's key in input order."""
     now = datetime.now(UTC)
     rows = [_ad_values(ad, now) for ad in ads]
     keys = [(row["ad_id"],) for row in rows]
     unique = dict(zip(keys, rows, strict=True))
-    ids = await bulk_upsert(
-        session,
+    upsert = Upsert(
         AdRow.__table__,
         list(unique.values()),
         key=("ad_id",),
         keep_if_missing=_AD_KEEP_IF_MISSING,
         always=_AD_ALWAYS,
     )
+    return upsert, keys
+
+
+async def upsert_posts(session: AsyncSession, posts: Sequence[Post]) -> list[int]:
+    """Insert new posts, refresh known ones (see `posts_upsert`); returns row ids in input order."""
+    upsert, keys = posts_upsert(posts)
+    ids = await bulk_upsert(session, upsert)
+    return [ids[key] for key in keys]
+
+
+async def upsert_ads(session: AsyncSession, ads: Sequence[Ad]) -> list[int]:
+    """Insert new ads, refresh known ones (by ad_id); returns row ids in input order."""
+    upsert, keys = ads_upsert(ads)
+    ids = await bulk_upsert(session, upsert)
     return [ids[key] for key in keys]
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Dialect, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from viraltracker_bot.storage.bulk import SqlitePlan, compile_for_sqlite
 from viraltracker_bot.storage.tables import PostQueryRow, QueryRow
 
 _queries = QueryRow.__table__
@@ -67,20 +70,29 @@ async def find_fresh(
     return (await session.execute(_fresh(sandbox), params)).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class RecordedRun:
+    """One actor run as the cache remembers it (a `queries` row)."""
+
+    cache_key: str
+    platform: str
+    kind: str
+    query: dict[str, Any]
+    actor: str
+    run_input: dict[str, Any]
+    run_id: str | None
+    sandbox: bool
+    item_count: int
+    skipped: int
+    created_at: datetime
+
+    def values(self) -> dict[str, Any]:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
 async def record_query(
     session: AsyncSession,
-    *,
-    cache_key: str,
-    platform: str,
-    kind: str,
-    query: dict[str, Any],
-    actor: str,
-    run_input: dict[str, Any],
-    run_id: str | None,
-    sandbox: bool,
-    item_count: int,
-    skipped: int,
-    now: datetime,
+    run: RecordedRun,
     post_ids: Sequence[int] = (),
     ad_ids: Sequence[int] = (),
 ) -> int:
@@ -90,21 +102,53 @@ async def record_query(
     Core statements, not ORM objects: the unit of work cost several times SQLite's own work
     while holding its write lock, and nothing reads the row back as an object.
     """
-    values = {
-        "cache_key": cache_key,
-        "platform": platform,
-        "kind": kind,
-        "query": query,
-        "actor": actor,
-        "run_input": run_input,
-        "run_id": run_id,
-        "sandbox": sandbox,
-        "item_count": item_count,
-        "skipped": skipped,
-        "created_at": now,
-    }
-    query_id: int = (await session.execute(_insert_query(), values)).scalar_one()
-    # One executemany without RETURNING: the links' own ids are never read.
+    query_id: int = (await session.execute(_insert_query(), run.values())).scalar_one()
+    links = _links_of(query_id, post_ids, ad_ids, run.created_at)
+    if links:  # one executemany without RETURNING: the links' own ids are never read
+        await session.execute(_insert_links(), links)
+    return query_id
+
+
+@dataclass(frozen=True)
+class SqliteRecord:
+    """`record_query` ready to run on aiosqlite's thread, inside a bigger write (see
+    `searches.store_search`): the run's values processed, the links' statement compiled."""
+
+    query_sql: str
+    query_params: tuple[Any, ...]
+    links: SqlitePlan
+    found_at: datetime
+
+    def run(
+        self, connection: sqlite3.Connection, post_ids: Sequence[int], ad_ids: Sequence[int]
+    ) -> int:
+        query_id = connection.execute(self.query_sql, self.query_params).lastrowid
+        assert query_id is not None
+        links = _links_of(query_id, post_ids, ad_ids, self.found_at)
+        if links:
+            connection.executemany(self.links.sql, self.links.parameters(links))
+        return query_id
+
+
+def prepare_sqlite_record(dialect: Dialect, run: RecordedRun) -> SqliteRecord:
+    values = run.values()
+    insert_run = _sqlite_insert(dialect, _queries, tuple(values))
+    [query_params] = insert_run.parameters([values])
+    links = _sqlite_insert(dialect, _links, _LINK_COLUMNS)
+    return SqliteRecord(insert_run.sql, query_params, links, run.created_at)
+
+
+_LINK_COLUMNS = ("query_id", "post_id", "ad_id", "rank", "found_at")
+
+
+@functools.cache
+def _sqlite_insert(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> SqlitePlan:
+    return compile_for_sqlite(dialect, table, insert(table), columns)
+
+
+def _links_of(
+    query_id: int, post_ids: Sequence[int], ad_ids: Sequence[int], now: datetime
+) -> list[dict[str, Any]]:
     links = [
         {"query_id": query_id, "post_id": post_id, "ad_id": None, "rank": rank, "found_at": now}
         for rank, post_id in enumerate(_unique(post_ids))
@@ -113,9 +157,7 @@ async def record_query(
         {"query_id": query_id, "post_id": None, "ad_id": ad_id, "rank": rank, "found_at": now}
         for rank, ad_id in enumerate(_unique(ad_ids))
     ]
-    if links:
-        await session.execute(_insert_links(), links)
-    return query_id
+    return links
 
 
 async def linked_ids(session: AsyncSession, query_id: int) -> tuple[list[int], list[int]]:
