@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,14 +16,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from viraltracker_bot.storage import sqlite_driver
+from viraltracker_bot.storage import checkpoints, sqlite_driver
 
 
 class Database:
     """Owns one engine per process; every repository call borrows a session from it."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, checkpoint_in_background: bool = False
+    ) -> None:
         self.url = url
+        # SQLite only: WAL checkpoints by a task of this process rather than in commits
+        # (`checkpoints`); `start_checkpoints` runs it.
+        self.checkpoint_in_background = checkpoint_in_background
+        self._checkpoints: asyncio.Task[None] | None = None
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {"echo": echo}
@@ -45,6 +52,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(parsed, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            if checkpoint_in_background:
+                event.listen(self.engine.sync_engine, "connect", _no_automatic_checkpoints)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -63,7 +72,16 @@ class Database:
 
         await upgrade_to_head(self.engine)
 
+    def start_checkpoints(self) -> None:
+        """Checkpoint the WAL every second from here (SQLite with `checkpoint_in_background`)."""
+        if self.is_sqlite and self.checkpoint_in_background and self._checkpoints is None:
+            self._checkpoints = asyncio.create_task(
+                checkpoints.checkpoint_forever(self.engine), name="sqlite:checkpoints"
+            )
+
     async def dispose(self) -> None:
+        await checkpoints.stop(self._checkpoints)
+        self._checkpoints = None
         await self.engine.dispose()
 
 
@@ -77,8 +95,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_automatic_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 async def open_database(url: str) -> Database:
-    """Connect and migrate: what every entry point does on start."""
-    db = Database(url)
+    """Connect, migrate, and checkpoint in the background: what every entry point does on start."""
+    db = Database(url, checkpoint_in_background=True)
     await db.upgrade()
+    db.start_checkpoints()
     return db
