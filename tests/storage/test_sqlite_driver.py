@@ -6,6 +6,7 @@ These run on SQLite only: the driver is what `Database` uses for `sqlite+aiosqli
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,28 @@ async def test_a_writer_waits_for_the_turn_and_writes_when_it_is_free(
     async with sqlite_db.sessions() as session:
         bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
         assert list(bodies) == ["first", "second"]
+
+
+async def test_a_free_turn_is_taken_at_once_and_a_held_one_times_out(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taking a free turn must not wait for a pass of a busy event loop; a turn never given
+    back fails the waiting write as SQLite's busy timeout would."""
+    monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 0.2)
+    async with sqlite_db.engine.connect() as first, sqlite_db.engine.connect() as second:
+        holder = (await first.get_raw_connection()).dbapi_connection
+        waiter = (await second.get_raw_connection()).dbapi_connection
+        assert isinstance(holder, sqlite_driver.OneTripConnection)
+        assert isinstance(waiter, sqlite_driver.OneTripConnection)
+        taking = holder.take_turn()
+        with pytest.raises(StopIteration):
+            taking.send(None)  # done without suspending: no task, no pass of the loop
+        assert holder.writer is not None
+        with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+            await waiter.take_turn()
+        holder.end_turn()
+        await asyncio.wait_for(waiter.take_turn(), 5)  # free again: the next writer goes
+        waiter.end_turn()
 
 
 async def test_many_concurrent_writers_all_commit(sqlite_db: Database) -> None:
