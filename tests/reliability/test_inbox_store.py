@@ -31,6 +31,35 @@ async def test_a_message_is_stored_once_and_claimed_by_one_worker(db: Database) 
     assert item.payload["text"] == "C1:1"
 
 
+async def test_a_batch_stores_each_new_message_once_as_it_was_written(db: Database) -> None:
+    """What a burst of events shares: one transaction, copies and retries told apart."""
+    assert await _store(db, "C1:1", "k1", T0)  # stored by an earlier burst
+
+    def message(event_id: str, seconds: int) -> inbox.NewMessage:
+        return inbox.NewMessage(
+            event_id=event_id,
+            source="slack",
+            conversation_key="k2",
+            payload={"text": f"about {event_id}", "n": seconds},
+            owner="a/1",
+            lease_s=60,
+            at=T0 + timedelta(seconds=seconds),
+        )
+
+    batch = [message("C2:1", 1), message("C1:1", 2), message("C2:2", 3), message("C2:1", 4)]
+    assert await inbox.record_many(db, batch) == [True, False, True, False]
+    first = await inbox.claim(db, "C2:1", "a/1", 60)
+    assert first is not None
+    assert first.payload == {"text": "about C2:1", "n": 1}  # the first copy's
+    assert first.created_at == T0 + timedelta(seconds=1)
+    assert first.conversation_key == "k2" and first.source == "slack"
+    assert await inbox.claim(db, "C2:2", "a/1", 60) is None  # after C2:1, as it was written
+
+    burst = [message(f"C3:{i}", i) for i in range(300)]  # more than one INSERT's worth
+    assert await inbox.record_many(db, [message("C2:2", 0), *burst]) == [False] + [True] * 300
+    assert await inbox.undone_count(db) == 303
+
+
 async def test_messages_of_one_conversation_go_one_at_a_time_in_order(db: Database) -> None:
     await _store(db, "C1:2", "k1", T0 + timedelta(seconds=2))
     await _store(db, "C1:1", "k1", T0 + timedelta(seconds=1))  # written first, arrived second

@@ -213,3 +213,32 @@ async def test_work_failing_in_the_turn_is_rolled_back_and_gives_the_turn_back(
     async with sqlite_db.sessions() as session:
         bodies = (await session.execute(text("SELECT body FROM notes"))).scalars()
         assert list(bodies) == ["next"]
+
+
+async def test_the_kept_writer_commits_in_one_trip_and_recovers_from_a_failure(
+    sqlite_db: Database, trips: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 5.0)
+    writer = sqlite_driver.KeptWriter(sqlite_db.engine)
+
+    def insert(*bodies: str) -> Any:
+        def work(connection: Any) -> int:
+            for body in bodies:
+                connection.execute("INSERT INTO notes (body) VALUES (?)", (body,))
+            return len(bodies)
+
+        return work
+
+    assert await writer.run(insert("a", "b")) == 2
+    trips.clear()
+    assert await writer.run(insert("c")) == 1
+    assert trips == ["_run_work"]  # no checkout, no separate commit
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        await writer.run(insert("d", "a"))  # "d" goes with the failed transaction
+    async with sqlite_db.engine.begin() as conn:  # the turn was given back
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('e')"))
+    assert await writer.run(insert("f")) == 1  # and the writer still works
+    await writer.close()
+    async with sqlite_db.sessions() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+        assert list(bodies) == ["a", "b", "c", "e", "f"]

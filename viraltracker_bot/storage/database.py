@@ -55,6 +55,8 @@ class Database:
             if checkpoint_in_background:
                 event.listen(self.engine.sync_engine, "connect", _no_automatic_checkpoints)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite only: the connection the inbox's group commits write through.
+        self.kept_writer = sqlite_driver.KeptWriter(self.engine) if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -82,6 +84,8 @@ class Database:
     async def dispose(self) -> None:
         await checkpoints.stop(self._checkpoints)
         self._checkpoints = None
+        if self.kept_writer is not None:
+            await self.kept_writer.close()
         await self.engine.dispose()
 
 
