@@ -325,6 +325,21 @@ async def answered(slack: SlackFake, sent: list[Sent]) -> None:
     await asyncio.gather(*(slack.wait_for_reply(s.channel, s.ts, within=900) for s in sent))
 
 
+async def idle(app: AppProcess) -> None:
+    """Wait until the app has no turn left in flight (its /healthz `answering` is 0).
+
+    A reply is complete in its thread before its turn is over (the message marked done, the
+    session saved): the next round must not start while the last turns still run beside it.
+    """
+    async with aiohttp.ClientSession() as http:
+        for _ in range(3000):
+            async with http.get(f"http://127.0.0.1:{app.port}/healthz") as response:
+                if (await response.json()).get("answering", 0) == 0:
+                    return
+            await asyncio.sleep(0.02)
+    raise RuntimeError(f"the {app.mode} app kept answering for a minute after its replies")
+
+
 async def own_time(app: AppProcess, plan: Plan) -> dict[str, float]:
     """Per conversation: model requests x model latency + actor runs x actor latency."""
     db = Database(app.database_url)
@@ -461,6 +476,7 @@ async def _run(plan: Plan) -> dict[str, Any]:
                         warm = await send_burst(app, slack, 3, 3, first=100_000)
                         if app.mode != "bare":
                             await answered(slack, warm)
+                            await idle(app)
                     ack = await _ack_phase(plan, slack, apps)
                     e2e = await _e2e_phase(plan, slack, apps)
                 finally:
@@ -486,6 +502,7 @@ async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
             latencies[mode] += [s.ack_s for s in sent]
             if mode != "bare":
                 await answered(slack, sent)  # the next round starts on an idle machine
+                await idle(app)
     results: dict[str, Any] = {
         "events": plan.ack_events,
         "concurrency": plan.ack_concurrency,
