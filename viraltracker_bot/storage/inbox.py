@@ -62,34 +62,21 @@ def utcnow() -> datetime:
 _c = _table.c
 
 
-_RECORD_COLUMNS = (
-    "event_id",
-    "source",
-    "conversation_key",
-    "status",
-    "payload",
-    "lease_owner",
-    "lease_until",
-    "attempts",
-    "created_at",
-    "updated_at",
-)
+@functools.cache
+def _record_insert(dialect: str) -> Any:
+    """A message's row, unless its event is stored already."""
+    return insert_for(dialect, _table).on_conflict_do_nothing(index_elements=["event_id"])
 
 
 @functools.cache
 def _record_stmt(dialect: str) -> Any:
-    return (
-        insert_for(dialect, _table)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(_c.event_id)
-    )
+    return _record_insert(dialect).returning(_c.event_id)
 
 
 @functools.cache
-def _record_plan(dialect: Dialect) -> SqlitePlan:
+def _record_plan(dialect: Dialect, columns: tuple[str, ...]) -> SqlitePlan:
     """SQLite: the same INSERT for the driver itself (one row per execute: no RETURNING)."""
-    stmt = insert_for(dialect.name, _table).on_conflict_do_nothing(index_elements=["event_id"])
-    return compile_for_sqlite(dialect, _table, stmt, _RECORD_COLUMNS)
+    return compile_for_sqlite(dialect, _table, _record_insert(dialect.name), columns)
 
 
 class NewMessage(BaseModel):
@@ -180,7 +167,7 @@ async def _record_on_sqlite(db: Database, rows: list[dict[str, Any]]) -> set[str
     per message was slower: SQLite spent 50 us a row on it against 30.)
     """
     assert db.kept_writer is not None
-    plan = _record_plan(db.engine.dialect)
+    plan = _record_plan(db.engine.dialect, tuple(rows[0]))
     params = plan.parameters(rows)
     event_ids = [row["event_id"] for row in rows]
 

@@ -110,8 +110,13 @@ async def run_in_turn(
     assert isinstance(adapted, OneTripConnection), "run_in_turn is for the SQLite driver only"
     try:
         return await adapted.run_in_turn(work, commit=commit)
-    except sqlite3.Error as error:  # as SQLAlchemy raises it for its own statements
-        raise DBAPIError.instance(None, None, error, sqlite3.Error) from error
+    except sqlite3.Error as error:
+        raise _as_sqlalchemy_error(error) from error
+
+
+def _as_sqlalchemy_error(error: sqlite3.Error) -> DBAPIError:
+    """The error SQLAlchemy raises for its own statements (IntegrityError, OperationalError)."""
+    return DBAPIError.instance(None, None, error, sqlite3.Error)
 
 
 class KeptWriter:
@@ -126,28 +131,34 @@ class KeptWriter:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._connection: AsyncConnection | None = None
+        self._adapted: OneTripConnection | None = None
         self._lock = asyncio.Lock()
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         async with self._lock:
-            if self._connection is None or self._connection.closed:
-                self._connection = await self.engine.connect()
-            raw = await self._connection.get_raw_connection()
-            adapted = raw.dbapi_connection
-            assert isinstance(adapted, OneTripConnection), "KeptWriter is for SQLite only"
+            adapted = self._adapted
+            if adapted is None:
+                adapted = self._adapted = await self._connect()
             try:
                 return await adapted.run_in_turn(work, commit=True)
             except BaseException as error:
                 await adapted.abandon()
-                if isinstance(error, sqlite3.Error):  # as SQLAlchemy raises its own
-                    raise DBAPIError.instance(None, None, error, sqlite3.Error) from error
+                if isinstance(error, sqlite3.Error):
+                    raise _as_sqlalchemy_error(error) from error
                 raise
+
+    async def _connect(self) -> OneTripConnection:
+        self._connection = await self.engine.connect()
+        raw = await self._connection.get_raw_connection()
+        adapted = raw.dbapi_connection
+        assert isinstance(adapted, OneTripConnection), "KeptWriter is for SQLite only"
+        return adapted
 
     async def close(self) -> None:
         async with self._lock:
             if self._connection is not None:
                 await self._connection.close()
-                self._connection = None
+            self._connection = self._adapted = None
 
 
 def _writes(operation: str) -> bool:
