@@ -18,7 +18,10 @@ Slack fake: signed events in, Web API calls recorded) and Apify (the Apify fake,
 
 Ack latency is measured at the sender, from POST to response, for signed `app_mention` events
 (each a new thread), in rounds that alternate the apps (so a change in the machine's load hits
-all three alike); between rounds the bots finish their answers. End-to-end overhead is the time
+all three alike); between rounds the bots finish their answers. The ratio is of the p50s over
+all rounds; each round's p50 against the bare app's round just before it is printed as well,
+as the spread that says how much one run's ratio means (on a shared two-core VM the bare app's
+own p50 moves by up to 2x from one round to the next). End-to-end overhead is the time
 from POST until the reply is complete in its thread, minus the fakes' own time for that thread:
 its model requests times the model latency plus its actor runs times the actor latency (both
 counted from `agent_runs`; for the stand-in core, the time it waited).
@@ -494,12 +497,14 @@ async def _run(plan: Plan) -> dict[str, Any]:
 
 async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) -> dict[str, Any]:
     latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
+    round_p50s: dict[str, list[float]] = {mode: [] for mode in MODES}
     per_round = math.ceil(plan.ack_events / plan.rounds)
     for r in range(plan.rounds):
         for mode, app in apps.items():
             count = min(per_round, plan.ack_events - r * per_round)
             sent = await send_burst(app, slack, count, plan.ack_concurrency, first=r * per_round)
             latencies[mode] += [s.ack_s for s in sent]
+            round_p50s[mode].append(_pct([s.ack_s for s in sent], 50))
             if mode != "bare":
                 await answered(slack, sent)  # the next round starts on an idle machine
                 await idle(app)
@@ -516,6 +521,12 @@ async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
             results[mode][f"ratio_{q}"] = round(
                 results[mode][f"{q}_ms"] / results["bare"][f"{q}_ms"], 2
             )
+        # Each round beside the bare app's round of the same moment: how far one run's ratio
+        # can move with the machine's load (a figure for reading the one above, not the target).
+        paired = sorted(
+            own / bare for own, bare in zip(round_p50s[mode], round_p50s["bare"], strict=True)
+        )
+        results[mode]["round_ratios_p50"] = [round(r, 2) for r in paired]
     return results
 
 
@@ -586,6 +597,12 @@ def print_table(result: dict[str, Any]) -> None:
         ratios = f"{row['ratio_p50']:>11.2f}{row['ratio_p99']:>11.2f}" if mode != "bare" else ""
         print(f"  {NAMES[mode]:<34}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{ratios}")
     print(f"  target: ratio at most {ack['target_ratio']}")
+    for mode in ("adapter", "bot"):
+        spread = ack[mode]["round_ratios_p50"]
+        print(
+            f"  p50 ratio round by round, {NAMES[mode]}: {spread[0]:.2f} to {spread[-1]:.2f}, "
+            f"median {statistics.median(spread):.2f}"
+        )
     print()
     print(
         f"End-to-end overhead: {e2e['threads_at_once']} threads in flight "
