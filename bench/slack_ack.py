@@ -1,7 +1,7 @@
 """Slack benchmark: acknowledgement latency against a bare bolt app, and end-to-end overhead.
 
-    python bench/slack_ack.py            # 500 acks at concurrency 50; 200 concurrent threads
-    python bench/slack_ack.py --quick    # 150 acks at concurrency 50; 50 threads: under a minute
+    python bench/slack_ack.py            # 500 acks at concurrency 50, 3 times; 200 threads
+    python bench/slack_ack.py --quick    # 150 acks at concurrency 50, once; 50 threads: < 1 min
     python bench/slack_ack.py --json     # one JSON object with stable keys
     python bench/slack_ack.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
 
