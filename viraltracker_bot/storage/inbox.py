@@ -150,9 +150,7 @@ async def record_many(db: Database, messages: Sequence[NewMessage]) -> list[bool
     if db.is_sqlite:
         stored = await _record_on_sqlite(db, rows)
     else:
-        async with db.engine.begin() as connection:
-            result = await connection.execute(_record_stmt(db.dialect), rows)
-            stored = {r[0] for r in result}
+        stored = await _record_on_postgresql(db, rows)
     return [firsts[m.event_id] == i and m.event_id in stored for i, m in enumerate(messages)]
 
 
@@ -179,6 +177,19 @@ async def _record_on_sqlite(db: Database, rows: list[dict[str, Any]]) -> set[str
         }
 
     return await db.kept_writer.run(write)
+
+
+async def _record_on_postgresql(db: Database, rows: list[dict[str, Any]]) -> set[str]:
+    """The new messages, stored by one statement in autocommit: one round trip to the server.
+
+    In a transaction it was three (BEGIN, the INSERT, COMMIT), each waiting for the server
+    process and then for a busy event loop, and a burst's acks wait for them. One statement is
+    atomic on its own, and each message is stored or not independently of the others.
+    """
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        result = await autocommit.execute(_record_stmt(db.dialect), rows)
+        return {r[0] for r in result}
 
 
 def _takeable(with_prefix: bool) -> Any:
