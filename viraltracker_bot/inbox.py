@@ -350,9 +350,19 @@ class InboxWorker:
             for lost in set(ids) - kept:
                 self._unwait(lost)
                 task = self._running.get(lost)
-                if lost in self._held and task is not None:
+                if lost in self._held and task is not None and await self._taken_over(lost):
                     log.warning("inbox: lost the lease on %s; another process has it", lost)
                     task.cancel()
+
+    async def _taken_over(self, event_id: str) -> bool:
+        """Whether a lease that was not renewed went to another process.
+
+        A turn marks its message done as its last write and leaves a moment later; a renewal
+        in between finds nothing to renew, and cancelling the turn then cut off its last steps
+        and logged a takeover that never happened.
+        """
+        stage = await inbox.stage_of(self.db, event_id)
+        return stage is None or (stage[0] in inbox.UNDONE and stage[1] != self.owner)
 
     async def stop(self, drain_s: float = 30.0) -> None:
         """Take nothing new, let work in flight finish (leases kept alive), hand back the rest."""

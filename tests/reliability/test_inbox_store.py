@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
 from viraltracker_bot.config import Settings
-from viraltracker_bot.inbox import InboxWorker
+from viraltracker_bot.inbox import InboxWorker, Lease
 from viraltracker_bot.storage import inbox
 from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.tables import ProcessedEventRow
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -155,3 +159,59 @@ async def test_two_hundred_waiting_answers_are_worked_at_once(
     finally:
         await worker.stop(drain_s=5)
     assert started == threads
+
+
+async def test_a_turn_that_just_marked_its_message_done_is_not_taken_for_a_lost_lease(
+    db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal between a turn's last write (done) and its end finds nothing to renew: the
+    turn must still end normally, not be cancelled as if another process had taken it over."""
+    worker = InboxWorker(db, settings.model_copy(update={"inbox_lease_s": 0.6}))
+    other_renewed = asyncio.Event()
+    release_other = asyncio.Event()
+    ended: dict[str, str] = {}
+    first_ended = asyncio.Event()
+
+    async def lease_until(event_id: str) -> datetime:
+        async with db.engine.connect() as connection:
+            found = await connection.execute(
+                select(ProcessedEventRow.lease_until).where(ProcessedEventRow.event_id == event_id)
+            )
+            return found.scalar_one()
+
+    async def answer(lease: Lease) -> None:
+        try:
+            if lease.event_id == "C2:1":  # another turn, held open: the heartbeat renews it
+                await release_other.wait()
+                return
+            assert await inbox.advance_now(
+                db, lease.event_id, lease.owner, to="done", expect=("working",), lease_s=0
+            )
+            before = await lease_until("C2:1")
+            for _ in range(600):  # until a heartbeat has renewed the other lease since
+                if await lease_until("C2:1") > before:
+                    other_renewed.set()
+                    break
+                await asyncio.sleep(0.05)
+            ended[lease.event_id] = "finished"
+        except asyncio.CancelledError:
+            ended[lease.event_id] = "cancelled"
+            raise
+        finally:
+            if lease.event_id == "C1:1":
+                first_ended.set()
+
+    worker.handle("slack", answer)
+    for event_id, key in (("C1:1", "k1"), ("C2:1", "k2")):
+        assert await worker.record(event_id, "slack", key, {})
+    worker.start()  # the heartbeat
+    worker.submit("C2:1")
+    worker.submit("C1:1")
+    try:
+        await asyncio.wait_for(first_ended.wait(), timeout=60)
+    finally:
+        release_other.set()
+        await worker.stop(drain_s=5)
+    assert other_renewed.is_set()  # a renewal did come between the done mark and the end
+    assert ended["C1:1"] == "finished"
+    assert "lost the lease" not in caplog.text
