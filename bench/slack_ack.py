@@ -713,6 +713,8 @@ def main() -> None:
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--export-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.serve:
         serve(args)
         return
