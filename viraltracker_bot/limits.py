@@ -22,6 +22,7 @@ from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Reply
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.dialects import insert_for
+from viraltracker_bot.storage.sqlite_driver import COMMITS
 from viraltracker_bot.storage.tables import AgentRunRow, UsageCounterRow
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,19 @@ _CLEAR_EARLIER = delete(UsageCounterRow.__table__).where(
 async def count_in_window(db: Database, scope: str, window_start: datetime) -> int:
     """Add one to a fixed-window counter and return the new count (atomic across replicas).
 
-    The first count of a new window also clears the scope's earlier windows.
+    The first count of a new window also clears the scope's earlier windows, afterwards: the
+    count is committed by its own statement (one trip holding SQLite's write turn, on every
+    message), and a clearing that fails leaves only old rows the next new window clears.
     """
     params = {"for": scope, "window": window_start}
     async with db.engine.begin() as connection:
-        count = int((await connection.execute(_count_stmt(db.dialect), params)).scalar_one())
-        if count == 1:
-            await connection.execute(_CLEAR_EARLIER, params)
+        counted = await connection.execute(
+            _count_stmt(db.dialect), params, execution_options=COMMITS
+        )
+        count = int(counted.scalar_one())
+    if count == 1:
+        async with db.engine.begin() as connection:
+            await connection.execute(_CLEAR_EARLIER, params, execution_options=COMMITS)
     return count
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,58 @@ async def test_a_write_transaction_is_its_statement_and_its_commit(
     async with sqlite_db.engine.begin() as conn:
         await conn.execute(text("INSERT INTO notes (body) VALUES ('a')"))
     assert trips == ["_run", "commit"]
+
+
+async def test_a_last_statement_commits_in_its_own_trip_and_frees_the_turn_at_once(
+    sqlite_db: Database, trips: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction of one write marked `COMMITS` holds the write turn for one trip: a
+    writer on another connection goes ahead before the first transaction's block is left."""
+    monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 5.0)
+    async with sqlite_db.engine.begin() as one, sqlite_db.engine.begin() as two:  # warm two
+        await one.execute(text("SELECT 1"))
+        await two.execute(text("SELECT 1"))
+    trips.clear()
+    async with sqlite_db.engine.begin() as conn:
+        returned = await conn.execute(
+            text("INSERT INTO notes (body) VALUES ('a') RETURNING id"),
+            execution_options=sqlite_driver.COMMITS,
+        )
+        assert returned.scalar_one() == 1
+        assert trips == ["_run"]  # the statement, its rows and the commit: one trip
+        async with sqlite_db.engine.begin() as other:  # would time out were the turn held
+            await other.execute(text("INSERT INTO notes (body) VALUES ('b')"))
+    assert trips == ["_run", "_run", "commit"]  # nothing left to commit for the first
+    many = [{"b": "c"}, {"b": "d"}]
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(
+            text("INSERT INTO notes (body) VALUES (:b)"),
+            many,
+            execution_options=sqlite_driver.COMMITS,
+        )
+        # A statement after it starts a transaction of its own, committed at the end.
+        await conn.execute(text("UPDATE notes SET body = 'a!' WHERE body = 'a'"))
+    async with sqlite_db.sessions() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+        assert list(bodies) == ["a!", "b", "c", "d"]
+
+
+async def test_a_failed_last_statement_commits_nothing_and_gives_the_turn_back(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 5.0)
+    with pytest.raises(IntegrityError, match="UNIQUE"):
+        async with sqlite_db.engine.begin() as conn:
+            await conn.execute(text("INSERT INTO notes (body) VALUES ('kept?')"))
+            await conn.execute(
+                text("INSERT INTO notes (body) VALUES ('kept?')"),  # UNIQUE: fails
+                execution_options=sqlite_driver.COMMITS,
+            )
+    async with sqlite_db.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO notes (body) VALUES ('next')"))
+    async with sqlite_db.sessions() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes"))).scalars()
+        assert list(bodies) == ["next"]  # the first insert went with the failed transaction
 
 
 async def test_rows_rowcount_lastrowid_and_executemany(sqlite_db: Database) -> None:
@@ -242,3 +295,31 @@ async def test_the_kept_writer_commits_in_one_trip_and_recovers_from_a_failure(
     async with sqlite_db.sessions() as session:
         bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
         assert list(bodies) == ["a", "b", "c", "e", "f"]
+
+
+async def test_the_hot_single_write_transactions_commit_in_their_statements_trip(
+    tmp_path: Path, trips: list[str]
+) -> None:
+    """A claim, a stage change and a rate count: every message makes each of them, and each
+    holds the write turn for one trip (a read before it, where there is one, takes none)."""
+    from viraltracker_bot.limits import count_in_window
+    from viraltracker_bot.storage import inbox
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hot.db'}")
+    try:
+        await db.upgrade()
+        at = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+        await inbox.record(db, "C1:1", "slack", "k1", {}, owner="a/1", lease_s=60, at=at)
+        await count_in_window(db, "messages:u1", at)  # the window's first: clears the older
+        trips.clear()
+        assert await inbox.claim(db, "C1:1", "a/1", 60) is not None
+        assert trips == ["_run"]
+        trips.clear()
+        done = await inbox.advance_now(db, "C1:1", "a/1", to="done", expect=("working",), lease_s=0)
+        assert done and trips == ["_run"]
+        trips.clear()
+        assert await count_in_window(db, "messages:u1", at) == 2
+        assert trips == ["_run"]
+        assert await inbox.stage_of(db, "C1:1") == ("done", "a/1")  # and all of it committed
+    finally:
+        await db.dispose()

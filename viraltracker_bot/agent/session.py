@@ -104,7 +104,14 @@ async def save_turn(
         # SQLite the write turn (one writer at a time) is held only from that write on.
         if also is not None:
             await also(session)
-        await save_session(session, key.as_string(), key.platform, result_cache, stored_history)
+        await save_session(
+            session,
+            key.as_string(),
+            key.platform,
+            result_cache,
+            stored_history,
+            last=not runs,  # on SQLite, the last statement commits in its own trip
+        )
         if runs:
             await _record_runs_within(session, runs, key.as_string(), key.workspace)
 
@@ -119,8 +126,9 @@ async def _record_runs_within(
     rows = _run_rows(runs, key, workspace)
     try:
         if dialect_name(session) == "sqlite":
-            # SQLite undoes a refused statement alone; the transaction goes on.
-            await agent_runs.record_runs(session, rows)
+            # SQLite undoes a refused statement alone; the transaction goes on (and is
+            # committed by the caller when this, its last statement, fails).
+            await agent_runs.record_runs(session, rows, last=True)
         else:
             # PostgreSQL aborts the whole transaction on an error: a savepoint contains it.
             async with session.begin_nested():
@@ -139,7 +147,7 @@ async def record_runs(
         return
     try:
         async with db.transaction() as session:
-            await agent_runs.record_runs(session, _run_rows(runs, key, workspace))
+            await agent_runs.record_runs(session, _run_rows(runs, key, workspace), last=True)
     except Exception:
         log.exception("could not record %d agent runs", len(runs))
 

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.storage.dialects import as_utc
+from viraltracker_bot.storage.sqlite_driver import COMMITS
 from viraltracker_bot.storage.tables import AgentRunRow
 
 SUCCESS_OUTCOMES = frozenset({"ok"})
@@ -42,15 +43,18 @@ async def record_run(session: AsyncSession, **fields: Any) -> AgentRunRow:
     return row
 
 
-async def record_runs(session: AsyncSession, runs: Sequence[Mapping[str, Any]]) -> None:
+async def record_runs(
+    session: AsyncSession, runs: Sequence[Mapping[str, Any]], *, last: bool = False
+) -> None:
     """Store several runs with one executemany; each run gives every column but `id`.
 
     A core statement built once: what a message's answer writes on every turn, where the
-    ORM's unit of work cost more than the insert itself.
+    ORM's unit of work cost more than the insert itself. `last`: the transaction's last
+    statement (on SQLite it commits in the same trip).
     """
     if runs:
         rows = [{**run, "started_at": as_utc(run["started_at"])} for run in runs]
-        await session.execute(_insert_runs(), rows)
+        await session.execute(_insert_runs(), rows, execution_options=COMMITS if last else {})
 
 
 @functools.cache

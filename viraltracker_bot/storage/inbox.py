@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from viraltracker_bot.storage.bulk import SqlitePlan, compile_for_sqlite
 from viraltracker_bot.storage.database import Database
 from viraltracker_bot.storage.dialects import as_utc, insert_for
+from viraltracker_bot.storage.sqlite_driver import COMMITS
 from viraltracker_bot.storage.tables import ProcessedEventRow
 
 UNDONE = ("pending", "working", "answered")
@@ -284,7 +285,9 @@ async def claim(
     async with db.engine.begin() as connection:
         if db.dialect == "postgresql":
             await connection.execute(_LOCK_CONVERSATION, {"eid": event_id})
-        result = await connection.execute(_claim_stmt(bool(replica_prefix)), params)
+        result = await connection.execute(
+            _claim_stmt(bool(replica_prefix)), params, execution_options=COMMITS
+        )
         row = result.mappings().first()
     if row is None:
         return None
@@ -310,7 +313,8 @@ async def renew(db: Database, owner: str, event_ids: list[str], lease_s: float) 
             update(_table)
             .where(_c.event_id.in_(event_ids), _c.lease_owner == owner, _c.status.in_(UNDONE))
             .values(lease_until=now + timedelta(seconds=lease_s))
-            .returning(_c.event_id)
+            .returning(_c.event_id),
+            execution_options=COMMITS,
         )
         return {r[0] for r in result}
 
@@ -350,11 +354,13 @@ async def advance(
     expect: tuple[str, ...],
     lease_s: float,
     payload: dict[str, Any] | None = None,
+    last: bool = False,
 ) -> bool:
     """Move a message this owner holds to stage `to` (merging `payload` in), in the caller's
     transaction; False when the owner lost it or it is no longer in an `expect`ed stage.
 
-    The lease is extended too: a stage change is proof of life.
+    The lease is extended too: a stage change is proof of life. `last`: this is the
+    transaction's last statement (on SQLite it commits in the same trip).
     """
     now = utcnow()
     params: dict[str, Any] = {
@@ -369,7 +375,8 @@ async def advance(
         current = (await session.execute(_PAYLOAD, ids)).scalar_one_or_none()
         params["data"] = {**(current or {}), **payload}
     stmt = _advance_stmt(tuple(expect), bool(payload))
-    return (await session.execute(stmt, params)).first() is not None
+    options = COMMITS if last else {}
+    return (await session.execute(stmt, params, execution_options=options)).first() is not None
 
 
 async def advance_now(
@@ -385,7 +392,14 @@ async def advance_now(
     """`advance` in a transaction of its own."""
     async with db.engine.begin() as connection:
         return await advance(
-            connection, event_id, owner, to=to, expect=expect, lease_s=lease_s, payload=payload
+            connection,
+            event_id,
+            owner,
+            to=to,
+            expect=expect,
+            lease_s=lease_s,
+            payload=payload,
+            last=True,
         )
 
 

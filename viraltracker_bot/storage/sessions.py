@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.storage.dialects import dialect_name, insert_for
+from viraltracker_bot.storage.sqlite_driver import COMMITS
 from viraltracker_bot.storage.tables import SessionRow
 
 _table = SessionRow.__table__
@@ -65,11 +66,14 @@ async def save_session(
     platform: str,
     result_cache: dict[str, Any],
     history: list[Any],
+    *,
+    last: bool = False,
 ) -> None:
     """Create or replace the session of a conversation and count the turn.
 
     One upsert statement, so two processes saving the same new key never collide; the
-    caller's transaction decides when it becomes visible.
+    caller's transaction decides when it becomes visible (`last`: this is its last statement,
+    which on SQLite commits it in the same trip).
     """
     params = {
         "key": key,
@@ -78,4 +82,5 @@ async def save_session(
         "history": history,
         "now": datetime.now(UTC),
     }
-    await session.execute(_save(dialect_name(session)), params)
+    options = COMMITS if last else {}
+    await session.execute(_save(dialect_name(session)), params, execution_options=options)

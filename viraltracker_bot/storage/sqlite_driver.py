@@ -27,6 +27,10 @@ runs on aiosqlite's thread at once. A transaction of four statements otherwise h
 turn across four round trips through a busy event loop (13 ms where SQLite worked 2), and every
 other write of the process queued behind it.
 
+A transaction whose last statement is its only write (a claim, a stage change, a counter) can
+have its commit made in that statement's trip (`COMMITS`): the write turn is then held for one
+trip instead of two, and SQLAlchemy's own commit finds nothing left to do.
+
 Everything else is SQLAlchemy's own aiosqlite dialect. This leans on what SQLAlchemy's adapter
 itself uses of aiosqlite (`Connection._execute` to run a function on its thread, `_conn` for the
 sqlite3 connection) and on that adapter's cursor internals; `pyproject.toml` keeps both
@@ -55,6 +59,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 DRIVER = "viraltracker_aiosqlite"
 """The driver name under which `Database` reaches this dialect (`sqlite+aiosqlite` URLs)."""
 
+_COMMITS = "viraltracker_commits"
+COMMITS = {_COMMITS: True}
+"""Execution options for a transaction's last statement: commit in its trip (SQLite only;
+other databases ignore them and commit when the transaction ends, as always)."""
+
 WRITER_WAIT_S = 30.0
 """How long a write waits for its turn before failing, as SQLite's busy timeout would."""
 
@@ -64,8 +73,11 @@ Outcome = tuple[Any, list[Any], int, int | None, bool]
 """What one statement leaves behind: description, rows, rowcount, lastrowid, in a transaction."""
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Outcome:
-    """On aiosqlite's thread: the whole statement, rows fetched, cursor closed."""
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool, commit: bool
+) -> Outcome:
+    """On aiosqlite's thread: the whole statement, rows fetched, cursor closed (and with
+    `commit`, the transaction committed)."""
     cursor = connection.cursor()
     try:
         if many:
@@ -76,9 +88,12 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
             cursor.execute(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
+        outcome = description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+    if commit:
+        connection.commit()
+    return *outcome, connection.in_transaction
 
 
 T = TypeVar("T")
@@ -185,7 +200,7 @@ class WriterTurns:
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor whose rows arrive with its statement; nothing to open or close."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_description", "_lastrowid", "_rowcount", "commits")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
         self._adapt_connection = adapt_connection
@@ -196,6 +211,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self.commits = False  # this statement ends its transaction (`COMMITS`)
 
     @property
     def description(self) -> Any:
@@ -237,7 +253,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             adapt.in_transaction = True  # until sqlite3 says
             driver = self._connection
             outcome: Outcome = await driver._execute(
-                _run, driver._conn, operation, parameters, many
+                _run, driver._conn, operation, parameters, many, self.commits
             )
             self._description, rows, self._rowcount, self._lastrowid, open_ = outcome
             adapt.in_transaction = open_
@@ -344,9 +360,24 @@ class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
 class OneTripDialect(SQLiteDialect_aiosqlite):
     supports_statement_cache = True
 
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        _mark_commits(cursor, context)
+        super().do_execute(cursor, statement, parameters, context)
+
+    def do_executemany(
+        self, cursor: Any, statement: str, parameters: Any, context: Any = None
+    ) -> None:
+        _mark_commits(cursor, context)
+        super().do_executemany(cursor, statement, parameters, context)
+
     @classmethod
     def import_dbapi(cls) -> OneTripDbapi:
         return OneTripDbapi(__import__("aiosqlite"), __import__("sqlite3"))
+
+
+def _mark_commits(cursor: Any, context: Any) -> None:
+    if context is not None and context.execution_options.get(_COMMITS):
+        cursor.commits = True
 
 
 registry.register(f"sqlite.{DRIVER}", __name__, "OneTripDialect")
