@@ -230,8 +230,8 @@ async def sync_commands(
     client = rest_client()
     tree = app_commands.CommandTree(client)
     tree.add_command(ViralCommands())
-    await client.login(bot_token(settings))
     try:
+        await client.login(bot_token(settings))  # a refused token: its session is closed too
         if guild_id is None:
             return await tree.sync()
         guild = discord.Object(id=guild_id)

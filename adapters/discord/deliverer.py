@@ -41,8 +41,9 @@ class DiscordDeliverer:
             raise RuntimeError("DISCORD_TOKEN is not set")
         point_discord_at(settings)
         client = rest_client()
-        await client.login(settings.discord_token.get_secret_value())
         try:
+            # Inside: a refused token fails after discord.py opened its HTTP session.
+            await client.login(settings.discord_token.get_secret_value())
             yield cls(client)
         finally:
             await client.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -75,3 +77,10 @@ def running_bot(fake: DiscordFake, db: Database, discord_settings: Settings) -> 
             await asyncio.wait_for(task, 30)
 
     return run
+
+
+def unclosed_sessions(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What aiohttp reports, when collected, of sessions and connectors nobody closed."""
+    with caplog.at_level(logging.ERROR):
+        gc.collect()
+    return [r.getMessage() for r in caplog.records if "Unclosed" in r.getMessage()]

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.discord import DiscordDeliverer
-from tests.discord.conftest import RunningBot
+from tests.discord.conftest import RunningBot, unclosed_sessions
 from tests.fakes.discord import DiscordFake
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
@@ -30,11 +30,16 @@ async def test_rest_answers_are_exactly_application_json(fake: DiscordFake) -> N
     assert refused.status == 401 and (await refused.json())["message"] == "401: Unauthorized"
 
 
-async def test_a_wrong_token_fails_login(fake: DiscordFake, discord_settings: Settings) -> None:
+async def test_a_wrong_token_fails_login_and_leaves_no_connection_open(
+    fake: DiscordFake, discord_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A digest runner with a bad token fails each run: each must close what it opened (the
+    HTTP session discord.py opened to try the token), not leave it to the garbage collector."""
     wrong = discord_settings.model_copy(update={"discord_token": SecretStr("not-the-token")})
     with pytest.raises(discord.LoginFailure):
         async with DiscordDeliverer.connect(wrong):
             pass
+    assert not unclosed_sessions(caplog)
 
 
 async def test_threads_start_from_a_message_with_the_message_id(

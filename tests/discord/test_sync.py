@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import discord
+import pytest
+from pydantic import SecretStr
+
 from adapters.discord import sync_commands
+from tests.discord.conftest import unclosed_sessions
 from tests.fakes.discord import DiscordFake, validate_command
 from viraltracker_bot.config import Settings
 
@@ -60,3 +65,13 @@ async def test_guild_sync_registers_the_same_commands_in_one_server(
     assert subcommands(call.json).keys() == {"ask", "export", "usage", "digest"}
     assert not fake.calls_to("PUT", rf"^/applications/{fake.application_id}/commands$")
     assert fake.guild_commands[guild_id][0]["guild_id"] == str(guild_id)
+
+
+async def test_a_wrong_token_fails_the_sync_and_leaves_no_connection_open(
+    fake: DiscordFake, discord_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = discord_settings.model_copy(update={"discord_token": SecretStr("not-the-token")})
+    with pytest.raises(discord.LoginFailure):
+        await sync_commands(wrong)
+    assert not fake.calls_to("PUT", rf"^/applications/{fake.application_id}/commands$")
+    assert not unclosed_sessions(caplog)
