@@ -16,6 +16,7 @@ import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from viraltracker_bot.storage import sqlite_driver
 from viraltracker_bot.storage.database import Database
@@ -268,7 +269,7 @@ async def test_work_failing_in_the_turn_is_rolled_back_and_gives_the_turn_back(
         assert list(bodies) == ["next"]
 
 
-async def test_the_kept_writer_commits_in_one_trip_and_recovers_from_a_failure(
+async def test_the_kept_writer_commits_at_once_and_recovers_from_a_failure(
     sqlite_db: Database, trips: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_driver, "WRITER_WAIT_S", 5.0)
@@ -285,7 +286,7 @@ async def test_the_kept_writer_commits_in_one_trip_and_recovers_from_a_failure(
     assert await writer.run(insert("a", "b")) == 2
     trips.clear()
     assert await writer.run(insert("c")) == 1
-    assert trips == ["_run_work"]  # no checkout, no separate commit
+    assert trips == []  # written on the event loop: no trip to aiosqlite's thread at all
     with pytest.raises(IntegrityError, match="UNIQUE"):
         await writer.run(insert("d", "a"))  # "d" goes with the failed transaction
     async with sqlite_db.engine.begin() as conn:  # the turn was given back
@@ -295,6 +296,71 @@ async def test_the_kept_writer_commits_in_one_trip_and_recovers_from_a_failure(
     async with sqlite_db.sessions() as session:
         bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
         assert list(bodies) == ["a", "b", "c", "e", "f"]
+
+
+async def test_the_kept_writer_waits_off_the_event_loop_when_another_process_writes(
+    sqlite_db: Database, tmp_path: Path, trips: list[str]
+) -> None:
+    """It writes on the event loop, but never waits there: while another process holds
+    SQLite's write lock, its write waits on aiosqlite's thread and the loop goes on; it lands
+    once the lock is free."""
+    writer = sqlite_driver.KeptWriter(sqlite_db.engine)
+
+    def insert(body: str) -> Any:
+        def work(connection: Any) -> str:
+            connection.execute("INSERT INTO notes (body) VALUES (?)", (body,))
+            return body
+
+        return work
+
+    assert await writer.run(insert("first")) == "first"  # opens its connection
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writing
+        other.execute("INSERT INTO notes (body) VALUES ('theirs')")
+        trips.clear()
+        clock = asyncio.get_running_loop().time
+        waiting = asyncio.create_task(writer.run(insert("mine")))
+        started = clock()
+        while "_run_work" not in trips:  # handed to aiosqlite's thread
+            await asyncio.sleep(0.01)
+            # The loop was not held while the write found the lock taken (it would be for
+            # SQLite's whole busy timeout, 30 s).
+            assert clock() - started < 10
+            assert not waiting.done(), waiting
+        assert not waiting.done()  # it waits for the other process, off the event loop
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(waiting, 30) == "mine"
+    finally:
+        other.close()
+    await writer.close()
+    async with sqlite_db.sessions() as session:
+        bodies = (await session.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
+        assert list(bodies) == ["first", "theirs", "mine"]
+
+
+async def test_the_kept_writer_of_an_in_memory_database_uses_aiosqlites_thread(
+    trips: list[str],
+) -> None:
+    """A second connection to ':memory:' would be another, empty database."""
+    engine = create_async_engine(f"sqlite+{sqlite_driver.DRIVER}://")
+    writer = sqlite_driver.KeptWriter(engine)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+
+        def work(connection: Any) -> None:
+            connection.execute("INSERT INTO notes (body) VALUES ('kept')")
+
+        trips.clear()
+        await writer.run(work)
+        assert trips == ["_run_work"]
+        async with engine.connect() as conn:
+            found = (await conn.execute(text("SELECT body FROM notes"))).scalars()
+            assert list(found) == ["kept"]
+    finally:
+        await writer.close()
+        await engine.dispose()
 
 
 async def test_the_hot_single_write_transactions_commit_in_their_statements_trip(

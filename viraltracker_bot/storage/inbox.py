@@ -156,8 +156,8 @@ async def record_many(db: Database, messages: Sequence[NewMessage]) -> list[bool
 
 
 async def _record_on_sqlite(db: Database, rows: list[dict[str, Any]]) -> set[str]:
-    """The new messages stored in one trip to the driver's thread, commit included, the
-    values prepared before, through the connection kept for it (`sqlite_driver.KeptWriter`).
+    """The new messages stored at once, commit included, the values prepared before, through
+    the connection kept for it (`sqlite_driver.KeptWriter`, which writes on the event loop).
 
     This is what a burst of events waits for before its acknowledgements. Through a session
     and SQLAlchemy's statement execution it was a pool checkout and return and two trips (the
