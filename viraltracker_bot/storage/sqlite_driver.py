@@ -147,14 +147,15 @@ class KeptWriter:
     with no session and no pool checkout (about a millisecond of a busy event loop each). And it
     runs on the event loop itself, through a sqlite3 connection of its own: under a burst of
     events a batch's trip to aiosqlite's thread and back took 1.4-1.8 ms p50 (3-4.5 at p90)
-    where SQLite worked 0.2, and every event of the batch waited for it before its ack
-    (bench/slack_ack.py, instrumented; the ack p50 fell from 1.28-1.32 times the bare bolt
-    app's to 1.08-1.11). That is blocking I/O on the event loop, kept short and bounded: a
-    commit in WAL mode with synchronous=NORMAL is a write into the WAL, no fsync; the
-    connection never waits for SQLite's lock (busy_timeout 0): when another process holds it,
-    the write goes to aiosqlite's thread as before and waits there; and it never checkpoints
-    (the background checkpoints and other connections' commits do). In-memory databases and
-    URI file names keep the thread. Writes through it go one at a time.
+    where SQLite worked 0.2, and every event of the batch waited for it before its ack (in
+    bench/slack_ack.py's rounds, instrumented and alternated, the waiting core's ack p50 went
+    from 1.26-1.35 times the bare bolt app's to 1.02-1.22; on the loop a batch takes 0.2-0.3 ms
+    p50). That is blocking I/O on the event loop, kept short and bounded: a commit in WAL mode
+    with synchronous=NORMAL is a write into the WAL, no fsync; the connection never waits for
+    SQLite's lock (busy_timeout 0): when another process holds it, the write goes to
+    aiosqlite's thread as before and waits there; and it never checkpoints (the background
+    checkpoints and other connections' commits do). In-memory databases and URI file names
+    keep the thread. Writes through it go one at a time.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
