@@ -389,3 +389,36 @@ async def test_the_hot_single_write_transactions_commit_in_their_statements_trip
         assert await inbox.stage_of(db, "C1:1") == ("done", "a/1")  # and all of it committed
     finally:
         await db.dispose()
+
+
+async def test_a_new_database_opens_while_another_process_holds_its_write_lock(
+    tmp_path: Path,
+) -> None:
+    """Switching a database to WAL meets another process's write transaction with "database
+    is locked" at once (SQLite skips its busy handler there): two replicas opening a new
+    database together failed that way. The switch waits for the lock like any other."""
+    from viraltracker_bot.storage.database import open_database
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process, writing
+        opening = asyncio.create_task(open_database(f"sqlite+aiosqlite:///{path}"))
+        for _ in range(50):  # the switch meets the lock (and used to fail at once)
+            if opening.done():
+                break
+            await asyncio.sleep(0.01)
+        other.execute("COMMIT")
+    finally:
+        other.close()
+    db = await asyncio.wait_for(opening, 60)
+    try:
+        async with db.engine.connect() as conn:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+            tables = (
+                await conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")
+            ).scalars()
+            assert mode == "wal"
+            assert "processed_events" in set(tables)  # migrated
+    finally:
+        await db.dispose()

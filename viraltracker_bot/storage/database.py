@@ -90,13 +90,8 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers run beside the writer; foreign keys are off by default in SQLite."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+    """Every new connection's settings (`sqlite_driver.set_up`), in one trip to its thread."""
+    sqlite_driver.on_its_thread(dbapi_connection, sqlite_driver.set_up)
 
 
 def _no_automatic_checkpoints(dbapi_connection: Any, _record: Any) -> None:

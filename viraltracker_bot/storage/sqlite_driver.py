@@ -47,6 +47,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import sqlite3
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -60,6 +61,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.util.concurrency import await_
 
 DRIVER = "viraltracker_aiosqlite"
 """The driver name under which `Database` reaches this dialect (`sqlite+aiosqlite` URLs)."""
@@ -242,11 +244,47 @@ def _connect_direct(path: str) -> sqlite3.Connection:
     """In a worker thread (opening may wait for a lock): the connection `KeptWriter` writes
     through on the event loop, then never waiting for a lock nor checkpointing."""
     connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-        connection.execute(f"PRAGMA {pragma}")
+    set_up(connection)
     connection.execute("PRAGMA wal_autocheckpoint=0")
     connection.execute("PRAGMA busy_timeout=0")
     return connection
+
+
+def set_up(connection: sqlite3.Connection) -> None:
+    """Every connection's settings: WAL (readers run beside the writer), commits without an
+    fsync (synchronous=NORMAL: WAL stays consistent), foreign keys (off by default in SQLite),
+    and a busy timeout for the locks other processes hold."""
+    into_wal(connection)
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+        connection.execute(f"PRAGMA {pragma}")
+
+
+def into_wal(connection: sqlite3.Connection, within_s: float = WRITER_WAIT_S) -> None:
+    """Switch the database to WAL (once per database; later a no-op), trying again while
+    another process holds its write lock.
+
+    SQLite answers a switch that meets another connection's write transaction with "database
+    is locked" at once, without its busy handler: two processes opening a new database
+    together (two replicas, a deploy) failed that way about one start in ten.
+    """
+    deadline = time.monotonic() + within_s
+    pause_s = 0.01
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if not _is_busy(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause_s)  # on aiosqlite's thread, or a worker's: never the event loop
+        pause_s = min(pause_s * 2, 0.2)
+
+
+def on_its_thread(dbapi_connection: Any, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` on the sqlite3 connection behind SQLAlchemy's adapted one, on aiosqlite's thread,
+    from SQLAlchemy's synchronous connection events (which run in its greenlet)."""
+    driver = dbapi_connection._connection
+    return await_(driver._execute(work, driver._conn))
 
 
 def _writes(operation: str) -> bool:
