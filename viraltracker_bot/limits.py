@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, case, func, select
 
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Reply
@@ -34,38 +34,35 @@ def _utcnow() -> datetime:
 
 @functools.cache
 def _count_stmt(dialect: str) -> Any:
+    """The scope's row counts one more in its window, or restarts at 1 in a newer one.
+
+    A replica whose clock is a little behind counts into the newer window it finds, rather than
+    turning the row back to its own.
+    """
     table = UsageCounterRow.__table__
     window = bindparam("window", type_=table.c.window_start.type)
     ins = insert_for(dialect, table).values(scope=bindparam("for"), window_start=window, count=1)
+    newer = ins.excluded.window_start > table.c.window_start
     return ins.on_conflict_do_update(
-        index_elements=["scope", "window_start"], set_={"count": table.c.count + 1}
+        index_elements=["scope"],
+        set_={
+            "count": case((newer, 1), else_=table.c.count + 1),
+            "window_start": case((newer, ins.excluded.window_start), else_=table.c.window_start),
+        },
     ).returning(table.c.count)
-
-
-_counters = UsageCounterRow.__table__.c
-_CLEAR_EARLIER = delete(UsageCounterRow.__table__).where(
-    _counters.scope == bindparam("for"),
-    _counters.window_start < bindparam("window", type_=_counters.window_start.type),
-)
 
 
 async def count_in_window(db: Database, scope: str, window_start: datetime) -> int:
     """Add one to a fixed-window counter and return the new count (atomic across replicas).
 
-    The first count of a new window also clears the scope's earlier windows, afterwards: the
-    count is committed by its own statement (one trip holding SQLite's write turn, on every
-    message), and a clearing that fails leaves only old rows the next new window clears.
+    One statement, committed in its own trip (it holds SQLite's write turn on every message).
     """
     params = {"for": scope, "window": window_start}
     async with db.engine.begin() as connection:
         counted = await connection.execute(
             _count_stmt(db.dialect), params, execution_options=COMMITS
         )
-        count = int(counted.scalar_one())
-    if count == 1:
-        async with db.engine.begin() as connection:
-            await connection.execute(_CLEAR_EARLIER, params, execution_options=COMMITS)
-    return count
+        return int(counted.scalar_one())
 
 
 _runs = AgentRunRow.__table__.c

@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import ConversationKey, IncomingMessage
+from viraltracker_bot.limits import count_in_window
 from viraltracker_bot.runtime import Runtime
 from viraltracker_bot.storage.agent_runs import record_run
+from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.tables import UsageCounterRow
 
 NOON = datetime.now(UTC).replace(hour=12, minute=0, second=5, microsecond=0)
 RATE_ONLY = {
@@ -106,3 +110,22 @@ async def test_zero_turns_the_limits_off(replicas) -> None:
         await _spent(one, "T1", NOON, actor_runs=10_000)
         for _ in range(12):
             assert not (await one.conversation.handle(said("hello"))).error
+
+
+async def test_a_persons_count_restarts_each_minute_in_one_row(db: Database) -> None:
+    minute = NOON.replace(second=0)
+    counts = [
+        await count_in_window(db, "messages:slack:T1:U1", minute + timedelta(minutes=m))
+        for m in (0, 0, 1, 3, 3, 3)
+    ]
+    assert counts == [1, 2, 1, 1, 2, 3]
+    async with db.sessions() as session:
+        rows = await session.scalar(select(func.count()).select_from(UsageCounterRow))
+    assert rows == 1  # nothing older is left behind to clear
+
+
+async def test_a_replica_whose_clock_is_behind_counts_into_the_newer_minute(db: Database) -> None:
+    minute = NOON.replace(second=0)
+    assert await count_in_window(db, "messages:slack:T1:U1", minute) == 1
+    assert await count_in_window(db, "messages:slack:T1:U1", minute - timedelta(minutes=1)) == 2
+    assert await count_in_window(db, "messages:slack:T1:U1", minute) == 3

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -376,7 +376,10 @@ async def test_the_hot_single_write_transactions_commit_in_their_statements_trip
         await db.upgrade()
         at = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
         await inbox.record(db, "C1:1", "slack", "k1", {}, owner="a/1", lease_s=60, at=at)
-        await count_in_window(db, "messages:u1", at)  # the window's first: clears the older
+        await count_in_window(db, "messages:u1", at - timedelta(minutes=1))
+        trips.clear()
+        assert await count_in_window(db, "messages:u1", at) == 1  # a new window's first, too
+        assert trips == ["_run"]
         trips.clear()
         assert await inbox.claim(db, "C1:1", "a/1", 60) is not None
         assert trips == ["_run"]

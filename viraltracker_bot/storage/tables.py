@@ -174,12 +174,16 @@ class ProcessedEventRow(Base):
 
 
 class UsageCounterRow(Base):
-    """A fixed-window counter (one person's messages this minute), shared by every replica."""
+    """A fixed-window counter (one person's messages this minute), shared by every replica.
+
+    One row per scope, holding its newest window: a new window restarts the count in the same
+    row, so nothing older is ever left to clear.
+    """
 
     __tablename__ = "usage_counters"
 
     scope: Mapped[str] = mapped_column(String(255), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
