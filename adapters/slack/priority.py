@@ -7,9 +7,9 @@ acknowledged only after the earlier ones' answers had done their first work. A t
 starts once no event has come or gone for `settle_s`, or after `max_wait_s` at the latest, so
 a steady stream of events never starves the answers. Every answer waits `settle_s` after its
 own event, so it is short: a millisecond, more than the gap between two events of a wave that
-one process is taking in (a fraction of one), while 5 ms were a ninth of the end-to-end
-overhead of an answer (bench/slack_ack.py: the waiting core's p50 went from 13.5 to 8.2 ms,
-the acks unchanged).
+one process is taking in (a fraction of one). 5 ms were a ninth of a real answer's end-to-end
+overhead and more than a third of the waiting core's (bench/slack_ack.py: its p50 went from
+13.5 to 8.2 ms, the acks unchanged).
 
 In a burst the door is still only between waves: Slack (or a retry storm) sends the next events
 as the first are acknowledged, and a pause of a few milliseconds between waves let the first

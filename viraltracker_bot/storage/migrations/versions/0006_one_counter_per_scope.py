@@ -3,7 +3,9 @@
 With a row per window, the first count of each window also had to clear the scope's older
 windows: a second write transaction on nearly every message (a person rarely writes twice in a
 minute). The counts are for the current minute only, so the table is recreated rather than
-converted: at most the current minute's counts are forgotten.
+converted: at most the current minute's counts are forgotten. During a rolling deploy a replica
+still on the old code fails its counts against the new table, and `Limits` lets a message
+through when its check fails, so the rate limit only pauses until that replica is replaced.
 
 Revision ID: 0006
 Revises: 0005
