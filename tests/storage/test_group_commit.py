@@ -87,3 +87,61 @@ async def test_batches_are_capped(size: int) -> None:
     group: GroupCommit[int, int] = GroupCommit(flush, max_batch=size)
     assert await asyncio.gather(*(group.write(i) for i in range(10))) == list(range(10))
     assert max(seen) <= size
+
+
+async def test_writers_go_on_in_the_pass_their_flush_ran() -> None:
+    """An ack waits for its message's commit: a flush that need not wait lets every writer of
+    its batch go on in that same pass of the event loop, not one pass later."""
+    loop = asyncio.get_running_loop()
+    passes = 0
+    counting = True
+
+    def count_a_pass() -> None:
+        nonlocal passes
+        passes += 1
+        if counting:
+            loop.call_soon(count_a_pass)  # runs once in every pass from now on
+
+    flushed_in: list[int] = []
+
+    async def flush(items: Sequence[int]) -> list[int]:
+        flushed_in.append(passes)
+        return [i * 2 for i in items]
+
+    group: GroupCommit[int, int] = GroupCommit(flush)
+    returned_in: list[int] = []
+
+    async def writer(i: int) -> int:
+        result = await group.write(i)
+        returned_in.append(passes)
+        return result
+
+    loop.call_soon(count_a_pass)
+    writers = [asyncio.ensure_future(writer(i)) for i in range(20)]
+    try:
+        assert await asyncio.gather(*writers) == [i * 2 for i in range(20)]
+    finally:
+        counting = False
+
+    assert len(flushed_in) == 1  # one batch
+    assert set(returned_in) == {flushed_in[0]}
+
+
+async def test_a_writer_cancelled_before_its_flush_is_not_written() -> None:
+    """A request given up on (its client went away) before its batch began stores nothing."""
+    flushed: list[str] = []
+
+    async def flush(items: Sequence[str]) -> list[str]:
+        flushed.extend(items)
+        return list(items)
+
+    group: GroupCommit[str, str] = GroupCommit(flush)
+    kept = asyncio.ensure_future(group.write("kept"))
+    dropped = asyncio.ensure_future(group.write("dropped"))
+    await asyncio.sleep(0)  # both are waiting now
+    dropped.cancel()
+
+    assert await kept == "kept"
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    assert flushed == ["kept"]
