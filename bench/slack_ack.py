@@ -21,7 +21,9 @@ Ack latency is measured at the sender, from POST to response, for signed `app_me
 all three alike); between rounds the bots finish their answers. The ratio is of the p50s over
 all rounds; each round's p50 against the bare app's round just before it is printed as well,
 as the spread that says how much one run's ratio means (on a shared two-core VM the bare app's
-own p50 moves by up to 2x from one round to the next). End-to-end overhead is the time
+own p50 moves by up to 2x from one round to the next). Beside each app's latency, the CPU time
+its process spent per ack over its rounds (Linux, from /proc): a ratio that comes from work the
+app does shows there, one that comes from waiting does not. End-to-end overhead is the time
 from POST until the reply is complete in its thread, minus the fakes' own time for that thread:
 its model requests times the model latency plus its actor runs times the actor latency (both
 counted from `agent_runs`; for the stand-in core, the time it waited).
@@ -48,6 +50,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -436,6 +439,21 @@ def _cpu_times() -> tuple[int, int] | None:
     return sum(ticks), ticks[7] if len(ticks) > 7 else 0
 
 
+def _process_cpu_ns(pid: int | None) -> int | None:
+    """CPU time a process's threads have run, in ns, from /proc/<pid>/task/*/schedstat (Linux)."""
+    if pid is None:
+        return None
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return None
+    for task in tasks:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
 def _stolen_pct(since: tuple[int, int] | None) -> float | None:
     """How much of the machine's CPU time the hypervisor gave to others since `since`.
 
@@ -538,7 +556,7 @@ async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
     }
     for mode in MODES:
         results[mode] = {
-            key: round(statistics.median(rep[mode][key] for rep in repetitions), 2)
+            key: _median_of(rep[mode][key] for rep in repetitions)
             for key in repetitions[0][mode]
             if key != "round_ratios_p50"
         }
@@ -549,24 +567,47 @@ async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
     return results
 
 
+def _median_of(values: Iterable[float | None]) -> float | None:
+    """The median, rounded; None when a figure could not be read (CPU time off Linux)."""
+    known = list(values)
+    if any(v is None for v in known):
+        return None
+    return round(statistics.median(v for v in known if v is not None), 2)
+
+
 async def _ack_repetition(
     plan: Plan, slack: SlackFake, apps: dict[str, AppProcess], repetition: int
 ) -> dict[str, Any]:
     """`plan.ack_events` events per app, in rounds that alternate the apps."""
     latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
     round_p50s: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpu_ns: dict[str, int | None] = dict.fromkeys(MODES, 0)
     per_round = math.ceil(plan.ack_events / plan.rounds)
     for r in range(plan.rounds):
         first = repetition * plan.ack_events + r * per_round
         for mode, app in apps.items():
             count = min(per_round, plan.ack_events - r * per_round)
+            pid = app.process.pid if app.process is not None else None
+            cpu_before = _process_cpu_ns(pid)
             sent = await send_burst(app, slack, count, plan.ack_concurrency, first=first)
+            cpu_after = _process_cpu_ns(pid)
+            spent = cpu_ns[mode]
+            cpu_ns[mode] = (
+                None
+                if spent is None or cpu_before is None or cpu_after is None
+                else spent + cpu_after - cpu_before
+            )
             latencies[mode] += [s.ack_s for s in sent]
             round_p50s[mode].append(_pct([s.ack_s for s in sent], 50))
             if mode != "bare":
                 await answered(slack, sent)  # the next round starts on an idle machine
                 await idle(app)
     results: dict[str, Any] = {mode: _summary(latencies[mode]) for mode in MODES}
+    for mode in MODES:
+        spent = cpu_ns[mode]
+        results[mode]["cpu_per_ack_us"] = (
+            None if spent is None else round(spent / 1000 / len(latencies[mode]), 1)
+        )
     for mode in ("adapter", "bot"):
         for q in ("p50", "p99"):
             results[mode][f"ratio_{q}"] = round(
@@ -649,11 +690,15 @@ def print_table(result: dict[str, Any]) -> None:
         f"Slack acknowledgement latency: {ack['events']} signed app_mention events, "
         f"concurrency {ack['concurrency']}, {ack['rounds']} rounds{times} ({result['database']})"
     )
-    print(f"  {'app':<34}{'p50 ms':>9}{'p99 ms':>9}{'p50 ratio':>11}{'p99 ratio':>11}")
+    heads = f"{'p50 ms':>9}{'p99 ms':>9}{'CPU us/ack':>12}{'p50 ratio':>11}{'p99 ratio':>11}"
+    print(f"  {'app':<34}{heads}")
     for mode in MODES:
         row = ack[mode]
+        cpu = row.get("cpu_per_ack_us")
+        cpu_text = "n/a" if cpu is None else f"{cpu:.0f}"
         ratios = f"{row['ratio_p50']:>11.2f}{row['ratio_p99']:>11.2f}" if mode != "bare" else ""
-        print(f"  {NAMES[mode]:<34}{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{ratios}")
+        latency = f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+        print(f"  {NAMES[mode]:<34}{latency}{cpu_text:>12}{ratios}")
     print(f"  target: ratio at most {ack['target_ratio']}")
     if ack["repeat"] > 1:
         for k, rep in enumerate(ack["repetitions"], start=1):
