@@ -26,7 +26,9 @@ its process spent per ack over its rounds (Linux, from /proc): a ratio that come
 app does shows there, one that comes from waiting does not. End-to-end overhead is the time
 from POST until the reply is complete in its thread, minus the fakes' own time for that thread:
 its model requests times the model latency plus its actor runs times the actor latency (both
-counted from `agent_runs`; for the stand-in core, the time it waited).
+counted from `agent_runs`; for the stand-in core, the time it waited). Beside it, the app's CPU
+time per answer: times the answers per second, how much of a core the load asks for (at most
+two here, shared with this process), which is what the overhead grows with on a slow host.
 
 The waits default to what the real services take (2 s per model request, 10 s per actor run, the
 low end for an Apify scraper), so 200 threads in flight mean about 13 answers/s; --quick waits
@@ -633,7 +635,11 @@ async def _e2e_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
     for mode in ("adapter", "bot"):
         app = apps[mode]
         started = _cpu_times()
+        pid = app.process.pid if app.process is not None else None
+        cpu_before = _process_cpu_ns(pid)
         sent = await conversations(app, slack, plan)
+        await idle(app)  # its last turns' closing writes count too
+        cpu_after = _process_cpu_ns(pid)
         stolen = _stolen_pct(started)
         if mode == "adapter":
             waited = STAND_IN_MODEL_REQUESTS * plan.model_latency_s + plan.actor_latency_s
@@ -646,6 +652,11 @@ async def _e2e_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
         results[mode] = {
             **_summary(values),
             "own_time_mean_s": round(own_mean, 3),
+            "cpu_per_answer_ms": (
+                None
+                if cpu_before is None or cpu_after is None
+                else round((cpu_after - cpu_before) / 1e6 / len(sent), 2)
+            ),
             "cpu_stolen_pct": stolen,
         }
     return results
@@ -722,12 +733,15 @@ def print_table(result: dict[str, Any]) -> None:
         f"own time (model {result['model_latency_s']} s/request, "
         f"actor {result['actor_latency_s']} s/run)"
     )
-    print(f"  {'app':<34}{'own s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'stolen':>9}")
+    heads = f"{'own s':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'CPU ms/answer':>15}{'stolen':>9}"
+    print(f"  {'app':<34}{heads}")
     for mode in ("adapter", "bot"):
         row = e2e[mode]
+        cpu = row.get("cpu_per_answer_ms")
+        cpu_text = "n/a" if cpu is None else f"{cpu:.1f}"
         print(
             f"  {NAMES[mode]:<34}{row['own_time_mean_s']:>9.2f}{row['p50_ms']:>9.1f}"
-            f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}{_pct_text(row):>9}"
+            f"{row['p95_ms']:>9.1f}{row['max_ms']:>9.1f}{cpu_text:>15}{_pct_text(row):>9}"
         )
     print(
         f"  target: p95 under {e2e['target_p95_ms']:.0f} ms "
