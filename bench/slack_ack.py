@@ -239,6 +239,10 @@ class AppProcess:
         await self._healthy()
         return self
 
+    def cpu_ns(self) -> int | None:
+        """CPU time the app's process has used so far (Linux), in ns."""
+        return _process_cpu_ns(self.process.pid) if self.process is not None else None
+
     @property
     def events_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{EVENTS_PATH}"
@@ -441,10 +445,8 @@ def _cpu_times() -> tuple[int, int] | None:
     return sum(ticks), ticks[7] if len(ticks) > 7 else 0
 
 
-def _process_cpu_ns(pid: int | None) -> int | None:
+def _process_cpu_ns(pid: int) -> int | None:
     """CPU time a process's threads have run, in ns, from /proc/<pid>/task/*/schedstat (Linux)."""
-    if pid is None:
-        return None
     total = 0
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
@@ -454,6 +456,11 @@ def _process_cpu_ns(pid: int | None) -> int | None:
         with contextlib.suppress(OSError, ValueError, IndexError):
             total += int((task / "schedstat").read_text().split()[0])
     return total
+
+
+def _spent(before: int | None, after: int | None) -> int | None:
+    """CPU ns between two readings of `AppProcess.cpu_ns`; None when either could not be read."""
+    return None if before is None or after is None else after - before
 
 
 def _stolen_pct(since: tuple[int, int] | None) -> float | None:
@@ -583,22 +590,15 @@ async def _ack_repetition(
     """`plan.ack_events` events per app, in rounds that alternate the apps."""
     latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
     round_p50s: dict[str, list[float]] = {mode: [] for mode in MODES}
-    cpu_ns: dict[str, int | None] = dict.fromkeys(MODES, 0)
+    cpu_ns: dict[str, list[int | None]] = {mode: [] for mode in MODES}
     per_round = math.ceil(plan.ack_events / plan.rounds)
     for r in range(plan.rounds):
         first = repetition * plan.ack_events + r * per_round
         for mode, app in apps.items():
             count = min(per_round, plan.ack_events - r * per_round)
-            pid = app.process.pid if app.process is not None else None
-            cpu_before = _process_cpu_ns(pid)
+            cpu_before = app.cpu_ns()
             sent = await send_burst(app, slack, count, plan.ack_concurrency, first=first)
-            cpu_after = _process_cpu_ns(pid)
-            spent = cpu_ns[mode]
-            cpu_ns[mode] = (
-                None
-                if spent is None or cpu_before is None or cpu_after is None
-                else spent + cpu_after - cpu_before
-            )
+            cpu_ns[mode].append(_spent(cpu_before, app.cpu_ns()))
             latencies[mode] += [s.ack_s for s in sent]
             round_p50s[mode].append(_pct([s.ack_s for s in sent], 50))
             if mode != "bare":
@@ -606,9 +606,11 @@ async def _ack_repetition(
                 await idle(app)
     results: dict[str, Any] = {mode: _summary(latencies[mode]) for mode in MODES}
     for mode in MODES:
-        spent = cpu_ns[mode]
+        rounds = cpu_ns[mode]
         results[mode]["cpu_per_ack_us"] = (
-            None if spent is None else round(spent / 1000 / len(latencies[mode]), 1)
+            None
+            if None in rounds
+            else round(sum(r or 0 for r in rounds) / 1000 / len(latencies[mode]), 1)
         )
     for mode in ("adapter", "bot"):
         for q in ("p50", "p99"):
@@ -635,11 +637,10 @@ async def _e2e_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
     for mode in ("adapter", "bot"):
         app = apps[mode]
         started = _cpu_times()
-        pid = app.process.pid if app.process is not None else None
-        cpu_before = _process_cpu_ns(pid)
+        cpu_before = app.cpu_ns()
         sent = await conversations(app, slack, plan)
         await idle(app)  # its last turns' closing writes count too
-        cpu_after = _process_cpu_ns(pid)
+        cpu = _spent(cpu_before, app.cpu_ns())
         stolen = _stolen_pct(started)
         if mode == "adapter":
             waited = STAND_IN_MODEL_REQUESTS * plan.model_latency_s + plan.actor_latency_s
@@ -652,11 +653,7 @@ async def _e2e_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
         results[mode] = {
             **_summary(values),
             "own_time_mean_s": round(own_mean, 3),
-            "cpu_per_answer_ms": (
-                None
-                if cpu_before is None or cpu_after is None
-                else round((cpu_after - cpu_before) / 1e6 / len(sent), 2)
-            ),
+            "cpu_per_answer_ms": None if cpu is None else round(cpu / 1e6 / len(sent), 2),
             "cpu_stolen_pct": stolen,
         }
     return results
