@@ -11,7 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from tests.platforms import payloads
+from viraltracker_bot.platforms import tiktok
 from viraltracker_bot.platforms.models import Ad, Post
+from viraltracker_bot.platforms.normalise import normalise_items
 from viraltracker_bot.storage import queries as query_store
 from viraltracker_bot.storage import sqlite_driver
 from viraltracker_bot.storage.database import Database
@@ -104,3 +107,15 @@ async def test_a_store_failing_part_way_leaves_nothing_and_the_next_one_is_store
     assert await counts(db) == {"posts": 0, "ads": 0, "queries": 0, "post_queries": 0}
     await store_search(db, a_run("next"), [make_post()], [])
     assert await counts(db) == {"posts": 1, "ads": 0, "queries": 1, "post_queries": 1}
+
+
+async def test_a_caption_cut_in_the_middle_of_an_emoji_still_stores(db: Database) -> None:
+    """A scraper that cuts a caption short can leave half an emoji (`\\ud83d` in its JSON):
+    the search is stored, its text with U+FFFD in the half's place, its raw row as it came."""
+    row = payloads.tiktok_video(text="morning routine \ud83d", authorMeta={"name": "cut\udc00"})
+    [post] = normalise_items([row], tiktok.SHAPE, datetime.now(UTC)).posts
+    await store_search(db, a_run(platform="tiktok"), [post], [])
+    _, [loaded], _ = await read_back(db, "k1")
+    assert loaded.text == "morning routine \ufffd"
+    assert loaded.author == "cut\ufffd"
+    assert loaded.raw["text"] == "morning routine \ud83d"

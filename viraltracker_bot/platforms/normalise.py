@@ -120,10 +120,23 @@ def to_text(value: Any) -> str:
     if value is None or isinstance(value, list):
         return ""
     if isinstance(value, str):
-        return value.strip()
+        return _whole_characters(value.strip())
     if isinstance(value, Mapping):
         return to_text(value.get("text"))
     return str(value)
+
+
+def _whole_characters(text: str) -> str:
+    """The text with each lone surrogate (half an emoji: a scraper that cut a caption short
+    sends `\\ud83d`, and JSON lets it through) as U+FFFD. Neither database nor Slack takes one:
+    the whole search failed to store."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def to_str_or_none(value: Any) -> str | None:
