@@ -40,6 +40,17 @@ async def test_upsert_inserts_and_loads_back_in_order(db: Database, make_post) -
     assert abs(first.posted_at - posts[0].posted_at) < timedelta(seconds=1)
 
 
+async def test_raw_items_store_as_json_any_database_reads(db: Database, make_post) -> None:
+    """NaN and infinity, which JSON has no words for, come back as null: written as `NaN`
+    they made PostgreSQL refuse the whole search. Text comes back as it went in."""
+    raw = {"id": 1, "score": float("nan"), "reach": float("inf"), "caption": "café 🙂"}
+    async with db.transaction() as session:
+        [post_id] = await upsert_posts(session, [make_post(raw=raw)])
+    async with db.transaction() as session:
+        [loaded] = await load_posts(session, [post_id])
+    assert loaded.raw == {"id": 1, "score": None, "reach": None, "caption": "café 🙂"}
+
+
 async def test_upsert_twice_updates_metrics_without_duplicates(db: Database, make_post) -> None:
     post = make_post(views=100, likes=10, author_followers=500)
     async with db.transaction() as session:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from viraltracker_bot.storage import checkpoints, sqlite_driver
+from viraltracker_bot.storage import checkpoints, json_text, sqlite_driver
 
 
 class Database:
@@ -32,7 +32,11 @@ class Database:
         self._checkpoints: asyncio.Task[None] | None = None
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo}
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "json_serializer": json_text.to_text,
+            "json_deserializer": json_text.from_text,
+        }
         if self.is_sqlite:
             # One writer at a time on SQLite: wait for the lock rather than fail at once.
             kwargs["connect_args"] = {"timeout": 30}
