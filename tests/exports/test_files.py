@@ -8,10 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.platforms import payloads
 from viraltracker_bot.exports.files import AD_COLUMNS, POST_COLUMNS, export_ads, export_posts
+from viraltracker_bot.platforms import tiktok
 from viraltracker_bot.platforms.models import Ad, PlatformQuery, Post
+from viraltracker_bot.platforms.normalise import normalise_items
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -125,3 +129,14 @@ async def test_empty_lists_still_export_a_file_that_says_so(tmp_path: Path) -> N
     assert doc["count"] == 0 and doc["items"] == []
     md = (await export_ads([], "markdown", tmp_path, "none")).read_text()
     assert "No ads matched" in md
+
+
+async def test_a_hashtag_cut_in_the_middle_of_an_emoji_exports(tmp_path: Path) -> None:
+    """Half an emoji (`\\ud83d` in a scraper's JSON) has no UTF-8 form: the JSON export of a
+    post tagged with one failed. It is exported with U+FFFD in the half's place."""
+    row = payloads.tiktok_video(hashtags=[{"name": "focus\ud83d"}, {"name": "fyp"}])
+    posts = normalise_items([row], tiktok.SHAPE, datetime.now(UTC)).posts
+    for fmt in ("csv", "json", "markdown"):
+        await export_posts(posts, fmt, tmp_path, "cut")
+    doc = json.loads((await export_posts(posts, "json", tmp_path, "cut")).read_text("utf-8"))
+    assert doc["items"][0]["hashtags"][:2] == ["focus\ufffd", "fyp"]

@@ -128,8 +128,8 @@ def to_text(value: Any) -> str:
 
 def _whole_characters(text: str) -> str:
     """The text with each lone surrogate (half an emoji: a scraper that cut a caption short
-    sends `\\ud83d`, and JSON lets it through) as U+FFFD. Neither database nor Slack takes one:
-    the whole search failed to store."""
+    sends `\\ud83d`, and JSON lets it through) as U+FFFD. It has no UTF-8 form, so neither
+    database took it (the whole search failed to store) nor did an export file."""
     if text.isascii():
         return text
     try:
@@ -259,7 +259,7 @@ def to_hashtags(value: Any, text: str = "") -> list[str]:
         for tag in value:
             name = tag.get("name") or tag.get("text") if isinstance(tag, Mapping) else tag
             if isinstance(name, str) and name.strip():
-                tags.append(name.strip().lstrip("#"))
+                tags.append(_whole_characters(name.strip()).lstrip("#"))
     tags.extend(_HASHTAG.findall(text or ""))
     seen: dict[str, str] = {}
     for tag in tags:
