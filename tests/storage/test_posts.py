@@ -42,13 +42,26 @@ async def test_upsert_inserts_and_loads_back_in_order(db: Database, make_post) -
 
 async def test_raw_items_store_as_json_any_database_reads(db: Database, make_post) -> None:
     """NaN and infinity, which JSON has no words for, come back as null: written as `NaN`
-    they made PostgreSQL refuse the whole search. Text comes back as it went in."""
-    raw = {"id": 1, "score": float("nan"), "reach": float("inf"), "caption": "café 🙂"}
+    they made PostgreSQL refuse the whole search, also beside half an emoji. Text comes back
+    as it went in, but for that half (U+FFFD), which has no UTF-8 form."""
+    raw = {
+        "id": 1,
+        "score": float("nan"),
+        "reach": float("inf"),
+        "caption": "café 🙂",
+        "cut": "half \ud83d",
+    }
     async with db.transaction() as session:
         [post_id] = await upsert_posts(session, [make_post(raw=raw)])
     async with db.transaction() as session:
         [loaded] = await load_posts(session, [post_id])
-    assert loaded.raw == {"id": 1, "score": None, "reach": None, "caption": "café 🙂"}
+    assert loaded.raw == {
+        "id": 1,
+        "score": None,
+        "reach": None,
+        "caption": "café 🙂",
+        "cut": "half \ufffd",
+    }
 
 
 async def test_upsert_twice_updates_metrics_without_duplicates(db: Database, make_post) -> None:

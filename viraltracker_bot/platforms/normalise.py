@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from viraltracker_bot.platforms.models import Ad, Post
+from viraltracker_bot.unicode_text import whole_characters
 
 Item = dict[str, Any]
 
@@ -120,23 +121,10 @@ def to_text(value: Any) -> str:
     if value is None or isinstance(value, list):
         return ""
     if isinstance(value, str):
-        return _whole_characters(value.strip())
+        return whole_characters(value.strip())
     if isinstance(value, Mapping):
         return to_text(value.get("text"))
     return str(value)
-
-
-def _whole_characters(text: str) -> str:
-    """The text with each lone surrogate (half an emoji: a scraper that cut a caption short
-    sends `\\ud83d`, and JSON lets it through) as U+FFFD. It has no UTF-8 form, so neither
-    database took it (the whole search failed to store) nor did an export file."""
-    if text.isascii():
-        return text
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
 
 
 def to_str_or_none(value: Any) -> str | None:
@@ -259,7 +247,7 @@ def to_hashtags(value: Any, text: str = "") -> list[str]:
         for tag in value:
             name = tag.get("name") or tag.get("text") if isinstance(tag, Mapping) else tag
             if isinstance(name, str) and name.strip():
-                tags.append(_whole_characters(name.strip()).lstrip("#"))
+                tags.append(whole_characters(name.strip()).lstrip("#"))
     tags.extend(_HASHTAG.findall(text or ""))
     seen: dict[str, str] = {}
     for tag in tags:

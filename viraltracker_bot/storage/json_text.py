@@ -7,10 +7,10 @@ module's `dumps` that was about a twentieth of the event loop's CPU under load. 
 half. What it writes differs from `json.dumps` only in ways any JSON reader takes:
 no spaces after separators, and non-ASCII text as UTF-8 rather than `\\u` escapes. NaN and
 infinity, which are not JSON, are written as null: `json.dumps` wrote `NaN`, which PostgreSQL
-refuses (a whole search's rows with it). A value pydantic-core cannot write goes to
-`json.dumps` as before: text with a lone surrogate (half an emoji, which a scraper that cut a
-caption short hands over as `\\ud83d`) has no UTF-8 form, only that escape, and only
-`json.loads` reads it back.
+refuses (a whole search's rows with it). A value with a string pydantic-core cannot write (a
+lone surrogate, half an emoji) is written with U+FFFD in its place (`unicode_text.storable`).
+Rows that `json.dumps` wrote before may hold such a surrogate's escape, which only `json.loads`
+reads.
 """
 
 from __future__ import annotations
@@ -20,18 +20,24 @@ from typing import Any
 
 import pydantic_core
 
+from viraltracker_bot.unicode_text import storable
+
 
 def to_text(value: Any) -> str:
     """`json.dumps` for a JSON column (same types; datetimes as ISO 8601 text as well)."""
     try:
-        return pydantic_core.to_json(value, inf_nan_mode="null").decode()
-    except pydantic_core.PydanticSerializationError:
-        return json.dumps(value)
+        return _json(value)
+    except pydantic_core.PydanticSerializationError:  # text with no UTF-8 form
+        return _json(storable(value))
+
+
+def _json(value: Any) -> str:
+    return pydantic_core.to_json(value, inf_nan_mode="null").decode()
 
 
 def from_text(text: str | bytes) -> Any:
     """`json.loads` for a JSON column; repeated keys share one string, values are not cached."""
     try:
         return pydantic_core.from_json(text, cache_strings="keys")
-    except ValueError:  # a lone surrogate's escape, which only `json.loads` reads
+    except ValueError:  # a lone surrogate's escape, which `json.dumps` wrote before
         return json.loads(text)

@@ -1,0 +1,34 @@
+"""Text every database and file takes: a scraped string can hold a lone surrogate, which none do.
+
+A lone surrogate is half an emoji: a scraper that cut a caption short sends `\\ud83d`, and JSON
+lets it through. It has no UTF-8 form, so sqlite3 and asyncpg could not bind it (the whole
+search failed to store) and an export file could not be written; and written as the JSON
+escape, PostgreSQL's json operators refuse the document (a "text only" search over the tweets
+then failed for everyone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def whole_characters(text: str) -> str:
+    """The text with each lone surrogate as U+FFFD (a pair split in two becomes its emoji)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def storable(value: Any) -> Any:
+    """A JSON-shaped value with every string in it, keys included, of whole characters."""
+    if isinstance(value, str):
+        return whole_characters(value)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
