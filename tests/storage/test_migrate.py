@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from viraltracker_bot.storage.database import Database
-from viraltracker_bot.storage.migrate import current_revision, head_revision
+from viraltracker_bot.storage.migrate import current_revision, head_revision, upgrade_to_head
+from viraltracker_bot.storage.stats import TopPostsFilter, top_posts
 from viraltracker_bot.storage.tables import Base
 
 
@@ -63,5 +67,32 @@ async def test_processes_starting_at_once_migrate_once(database_url: str) -> Non
     db = Database(database_url)
     try:
         assert await current_revision(db.engine) == head_revision()
+    finally:
+        await db.dispose()
+
+
+async def test_scraped_items_stored_with_nul_before_are_cleaned(database_url: str) -> None:
+    """Rows written before NUL was left out of JSON columns: on PostgreSQL one of them made
+    every "text only" search fail, until the migration that cleans them."""
+    db = Database(database_url)
+    try:
+        await upgrade_to_head(db.engine, revision="0006")
+        raw = '{"text": "a\\u0000b", "media": [], "path": "C:\\\\u0000"}'
+        cast = "CAST(:raw AS json)" if db.dialect == "postgresql" else ":raw"
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO posts (platform, platform_id, text, hashtags, views, "
+                    "first_seen_at, last_seen_at, raw) VALUES ('twitter', 'old', 'a tweet', "
+                    f"'[]', 5, :now, :now, {cast})"
+                ),
+                {"raw": raw, "now": datetime.now(UTC)},
+            )
+        await db.upgrade()
+        async with db.transaction() as session:
+            [post] = await top_posts(session, TopPostsFilter(text_only=True))
+        assert post.platform_id == "old"
+        removed = {"text": "ab", "media": [], "path": "C:\\u0000"}
+        assert post.raw == (removed if db.dialect == "postgresql" else json.loads(raw))
     finally:
         await db.dispose()

@@ -45,10 +45,11 @@ async def test_sessions_are_per_key(db: Database) -> None:
 
 
 async def test_history_may_hold_any_text(db: Database) -> None:
-    """Scraped text quoted in the history (NUL, RTL marks) is stored as JSON, escaped."""
+    """Scraped text quoted in the history (RTL marks) is stored as JSON, escaped; NUL, which
+    PostgreSQL refuses in text and its json operators refuse in JSON, is left out."""
     history = [{"content": "tweet said \x00\u202e hi"}]
     async with db.transaction() as session:
         await save_session(session, "k", "slack", {}, history)
     async with db.transaction() as session:
         row = await load_session(session, "k")
-    assert row is not None and row.history == history
+    assert row is not None and row.history == [{"content": "tweet said \u202e hi"}]

@@ -109,6 +109,13 @@ async def test_text_only_with_half_an_emoji_in_a_stored_tweet(db: Database, make
     assert await top(db, text_only=True) == ["cut"]
 
 
+async def test_text_only_with_a_nul_in_a_stored_tweet(db: Database, make_post) -> None:
+    """PostgreSQL's json operators refuse NUL's escape too, with the same effect."""
+    raw = {"text": "scraped \x00 text", "media": [], "quoted": {"text": "\x00"}}
+    await store(db, [make_post(platform_id="nul", raw=raw, views=1)])
+    assert await top(db, text_only=True) == ["nul"]
+
+
 async def test_outlier_sort_is_per_platform(db: Database, make_post) -> None:
     tweets = [make_post(platform_id=f"t{i}", views=100 + i) for i in range(10)]
     tweets.append(make_post(platform_id="viral-tweet", views=5_000))

@@ -48,7 +48,8 @@ def nul_free(value: str | None) -> str | None:
     """The text without NUL characters, which PostgreSQL text columns refuse outright.
 
     Scraped text can carry them; they are dropped on both databases so both store the same.
-    (Inside JSON columns they are escaped as \\u0000, which the `json` type accepts.)
+    JSON columns leave them out too (`json_text`): the `json` type stores their escape, but
+    its operators refuse it.
     """
     if value is None or "\x00" not in value:
         return value

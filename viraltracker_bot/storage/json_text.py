@@ -8,9 +8,10 @@ half. What it writes differs from `json.dumps` only in ways any JSON reader take
 no spaces after separators, and non-ASCII text as UTF-8 rather than `\\u` escapes. NaN and
 infinity, which are not JSON, are written as null: `json.dumps` wrote `NaN`, which PostgreSQL
 refuses (a whole search's rows with it). A value with a string pydantic-core cannot write (a
-lone surrogate, half an emoji) is written with U+FFFD in its place (`unicode_text.storable`).
-Rows that `json.dumps` wrote before may hold such a surrogate's escape, which only `json.loads`
-reads.
+lone surrogate, half an emoji) is written with U+FFFD in its place, and NUL is left out
+(`unicode_text.storable`): PostgreSQL's json operators refuse the escape of either, so one
+scraped tweet holding it made every "text only" search fail, for everyone. Rows that
+`json.dumps` wrote before may hold a surrogate's escape, which only `json.loads` reads.
 """
 
 from __future__ import annotations
@@ -26,9 +27,15 @@ from viraltracker_bot.unicode_text import storable
 def to_text(value: Any) -> str:
     """`json.dumps` for a JSON column (same types; datetimes as ISO 8601 text as well)."""
     try:
-        return _json(value)
+        text = _json(value)
     except pydantic_core.PydanticSerializationError:  # text with no UTF-8 form
         return _json(storable(value))
+    if _NUL in text:  # rare: one scan of the text, a walk over the value only when it is there
+        return _json(storable(value))
+    return text
+
+
+_NUL = "\\u0000"  # how JSON writes NUL (also found in an escaped backslash before "u0000")
 
 
 def _json(value: Any) -> str:

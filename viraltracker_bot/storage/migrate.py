@@ -47,8 +47,8 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         )
 
 
-async def upgrade_to_head(engine: AsyncEngine) -> None:
-    """Migrate to head; a no-op when already there.
+async def upgrade_to_head(engine: AsyncEngine, *, revision: str = "head") -> None:
+    """Migrate to head (or to `revision`: tests of a migration); a no-op when already there.
 
     Everything runs in one transaction that first takes a database lock, so processes
     starting at once take turns and the later ones find the schema current:
@@ -58,15 +58,15 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
     """
     lock = _LOOP_LOCKS.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock, engine.connect() as conn:
-        await conn.run_sync(_upgrade_locked)
+        await conn.run_sync(_upgrade_locked, revision)
         await conn.commit()
 
 
-def _upgrade_locked(connection: Connection) -> None:
+def _upgrade_locked(connection: Connection, revision: str) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
