@@ -43,6 +43,25 @@ def test_schedule_phrases(text: str, cron: str) -> None:
     assert phrase is not None and phrase.cron == cron
 
 
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every evening at 7", "0 19 * * *"),
+        ("every afternoon at 3:30", "30 15 * * *"),
+        ("every weekday evening at 6 post tweets about AI", "0 18 * * 1-5"),
+        ("every day at 9 in the evening", "0 21 * * *"),
+        ("every night at 10", "0 22 * * *"),
+        ("every night at 1", "0 1 * * *"),  # past midnight, not 13:00
+        ("every evening at 7am", "0 7 * * *"),  # said outright wins
+        ("every morning at 7", "0 7 * * *"),
+        ("every day at 9 post TikToks about late night snacks", "0 9 * * *"),  # the topic
+    ],
+)
+def test_a_bare_hour_in_the_evening_is_after_noon(text: str, cron: str) -> None:
+    phrase = parse_cron_phrase(text)
+    assert phrase is not None and phrase.cron == cron
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

@@ -161,6 +161,8 @@ def _time_of_day(text: str) -> tuple[tuple[int, int] | None, str]:
             hour += 12
         elif suffix.startswith("a") and hour == 12:
             hour = 0
+        elif not suffix and _later_in_the_day(text, hour):
+            hour += 12
         if hour <= 23 and minute <= 59:
             return (hour, minute), match.group(0).strip()
     match = re.search(r"\b(?:at\s+)?(noon|midday|midnight)\b", text)
@@ -170,6 +172,15 @@ def _time_of_day(text: str) -> tuple[tuple[int, int] | None, str]:
     if match:
         return (_DAYTIME[match.group(1)], 0), match.group(0)
     return None, ""
+
+
+def _later_in_the_day(text: str, hour: int) -> bool:
+    """'every evening at 7' means 19:00: a bare hour is on the afternoon's side of the day
+    when the schedule says afternoon, evening or night (but 'every night at 1' stays 01:00)."""
+    match = re.search(r"\b(?:every|each|in\s+the|on|\w+day)\s+(afternoon|evening|night)s?\b", text)
+    if match is None:
+        return False
+    return 1 <= hour < 12 if match.group(1) != "night" else 6 <= hour < 12
 
 
 def parse_timezone(text: str) -> str | None:
