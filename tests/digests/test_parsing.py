@@ -46,6 +46,23 @@ def test_schedule_phrases(text: str, cron: str) -> None:
 @pytest.mark.parametrize(
     ("text", "cron"),
     [
+        ("mondays and thursdays at 9am post the top TikToks about #ai", "0 9 * * 1,4"),
+        ("sundays at 10", "0 10 * * 0"),
+        ("tuesdays, thursdays and saturdays at 8", "0 8 * * 2,4,6"),
+        ("every day at 9 post tweets about mondays", "0 9 * * *"),
+        ("at 9 post TikToks about #mondays", "0 9 * * *"),
+        ("post the top TikToks about #mondays", None),  # a one-off question, not a digest
+        ("what did people tweet about fridays?", None),
+    ],
+)
+def test_days_named_in_the_plural_without_every(text: str, cron: str | None) -> None:
+    phrase = parse_cron_phrase(text)
+    assert (phrase.cron if phrase else None) == cron
+
+
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
         ("every evening at 7", "0 19 * * *"),
         ("every afternoon at 3:30", "30 15 * * *"),
         ("every weekday evening at 6 post tweets about AI", "0 18 * * 1-5"),

@@ -20,6 +20,7 @@ _DAY_WORD = (
     r"(?:(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s?"
     r"|(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun))\b"
 )
+_PLURAL_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s\b"
 _DAYTIME = {"morning": 9, "noon": 12, "midday": 12, "afternoon": 15, "evening": 18, "night": 21}
 _PLATFORM_WORDS: list[tuple[Platform, re.Pattern[str]]] = [
     (Platform.tiktok, re.compile(r"\btik\s*toks?\b", re.I)),
@@ -136,9 +137,12 @@ def _day_field(text: str) -> tuple[str | None, str]:
         match = re.search(pattern, text)
         if match:
             return field, match.group(0)
-    match = re.search(
-        rf"\b(?:every|each|on)\s+((?:{_DAY_WORD})(?:\s*(?:,|and|&|\+)\s*(?:{_DAY_WORD}))*)", text
-    )
+    days = rf"(?:\s*(?:,|and|&|\+)\s*(?:{_DAY_WORD}))*"
+    match = re.search(rf"\b(?:every|each|on)\s+((?:{_DAY_WORD}){days})", text)
+    if match is None and _time_of_day(text)[0] is not None:
+        # 'mondays and thursdays at 9am' names its days without 'every' or 'on'; a plural with
+        # a time does ('post TikToks about #mondays' names a topic, and no schedule).
+        match = re.search(rf"(?<![#@])\b((?:{_PLURAL_DAY}){days})", text)
     if not match:
         return None, ""
     numbers = sorted({_DAYS[w[:3]] for w in re.findall(_DAY_WORD, match.group(1))})
