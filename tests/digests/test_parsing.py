@@ -130,6 +130,22 @@ def test_time_zones_and_numbers() -> None:
     assert parse_timezone("in america/los_angeles") == "America/Los_Angeles"
     assert parse_timezone("at 9 UTC") == "UTC"
     assert parse_timezone("every day at 9") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("every weekday at 9am EST post tweets about AI", "America/New_York"),
+        ("every day at 9:30 PT", "America/Los_Angeles"),
+        ("every day at noon CET", "Europe/Paris"),
+        ("every day at 9am UTC+2", "Etc/GMT-2"),  # two hours ahead of UTC: 07:00 UTC
+        ("every day at 9 GMT-5", "Etc/GMT+5"),
+        ("every day at 9 Etc/GMT+5", "Etc/GMT+5"),  # IANA's own name, its sign as written
+        ("every day at 9 post tweets about CT scans", None),  # a topic, not a zone
+    ],
+)
+def test_a_zone_given_as_an_abbreviation_or_offset_is_kept(text: str, zone: str | None) -> None:
+    assert parse_timezone(text) == zone
     assert [number(t) for t in ("50k", "1.5m", "100,000", "2 million", "7")] == [
         50_000,
         1_500_000,

@@ -21,6 +21,19 @@ _DAY_WORD = (
     r"|(?:mon|tues?|wed|thu(?:rs?)?|fri|sat|sun))\b"
 )
 _PLURAL_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)s\b"
+# What people write after a time ('9am EST'): the zone whose clocks they mean, summer included.
+_ABBREVIATIONS = {
+    **dict.fromkeys(("ET", "EST", "EDT"), "America/New_York"),
+    **dict.fromkeys(("CT", "CST", "CDT"), "America/Chicago"),
+    **dict.fromkeys(("MT", "MST", "MDT"), "America/Denver"),
+    **dict.fromkeys(("PT", "PST", "PDT"), "America/Los_Angeles"),
+    **dict.fromkeys(("BST",), "Europe/London"),
+    **dict.fromkeys(("CET", "CEST"), "Europe/Paris"),
+    **dict.fromkeys(("EET", "EEST"), "Europe/Athens"),
+    **dict.fromkeys(("IST",), "Asia/Kolkata"),
+    **dict.fromkeys(("JST",), "Asia/Tokyo"),
+    **dict.fromkeys(("AEST", "AEDT"), "Australia/Sydney"),
+}
 _DAYTIME = {"morning": 9, "noon": 12, "midday": 12, "afternoon": 15, "evening": 18, "night": 21}
 _PLATFORM_WORDS: list[tuple[Platform, re.Pattern[str]]] = [
     (Platform.tiktok, re.compile(r"\btik\s*toks?\b", re.I)),
@@ -189,10 +202,21 @@ def _later_in_the_day(text: str, hour: int) -> bool:
 
 def parse_timezone(text: str) -> str | None:
     """An IANA zone named in the text ('Europe/Berlin', 'UTC', 'Berlin time'), else None."""
-    for token in re.findall(r"\b[A-Za-z]+(?:/[A-Za-z_+\-]+)+\b", text or ""):
+    for token in re.findall(r"\b[A-Za-z]+(?:/[A-Za-z0-9_+\-]+)+", text or ""):
         match = _zones_by_lower().get(token.lower())
         if match:
             return match
+    offset = re.search(
+        r"\b(?:utc|gmt)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?(?![\d:])", text or "", re.I
+    )
+    if offset:
+        return _fixed_offset(offset.group(1), int(offset.group(2)), int(offset.group(3) or 0))
+    abbreviation = re.search(
+        r"(?:\d|(?i:[ap]\.?m\.?|noon|midnight))\s*\(?(" + "|".join(_ABBREVIATIONS) + r")\b",
+        text or "",
+    )
+    if abbreviation:  # only right after a time: 'CT scans' is a topic, '9am CT' a zone
+        return _ABBREVIATIONS[abbreviation.group(1)]
     if re.search(r"\b(?:utc|gmt|zulu)\b", text or "", re.I):
         return "UTC"
     city = re.search(r"\b([A-Za-z][A-Za-z ]{1,30}?)\s+time\b", text or "")
@@ -204,6 +228,14 @@ def parse_timezone(text: str) -> str | None:
                 if found:
                     return found
     return None
+
+
+def _fixed_offset(sign: str, hours: int, minutes: int) -> str | None:
+    """'UTC+2' -> 'Etc/GMT-2' (IANA's Etc names count the other way); None for an offset no
+    Etc zone has (half hours): such a zone has to be named ('Asia/Kolkata')."""
+    if minutes or hours > (14 if sign == "+" else 12):
+        return None
+    return "UTC" if hours == 0 else f"Etc/GMT{'-' if sign == '+' else '+'}{hours}"
 
 
 @lru_cache(maxsize=1)
