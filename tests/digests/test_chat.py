@@ -142,3 +142,16 @@ async def test_only_admins_change_digests_when_admins_are_configured(
         await services.close()
     [row] = await repo.list_schedules(db)
     assert row.enabled
+
+
+async def test_an_interval_cron_cannot_keep_is_refused_not_posted_unevenly(
+    conversation: Conversation, db: Database
+) -> None:
+    # '*/45' fires at :00 and :45 (15 minutes, then 45); '*/5' hours at 0, 5 ... 20, then 0.
+    for words in ("every 45 minutes", "every 5 hours"):
+        reply = await say(conversation, f"{words} post the top new TikToks about #ai here")
+        assert reply.text.startswith(f"I couldn't schedule that: {words} can't be kept")
+    assert await repo.list_schedules(db) == []
+
+    reply = await say(conversation, "every 20 minutes post the top new TikToks about #ai here")
+    assert reply.text.startswith("Scheduled digest #1: every 20 minutes (UTC)")

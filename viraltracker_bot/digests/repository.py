@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from viraltracker_bot.digests.schedule import (
     DigestQuery,
     as_utc,
+    check_even_steps,
     next_run_after,
     normalise_cron,
     parse_channel,
@@ -59,6 +60,7 @@ async def create_schedule(
 ) -> ScheduleRow:
     """Validate and store a schedule; its first run is the first tick after `now`."""
     cron = normalise_cron(cron)
+    check_even_steps(cron)
     zone(timezone)
     ref = parse_channel(channel)
     row = ScheduleRow(

@@ -187,6 +187,28 @@ def normalise_cron(expr: str) -> str:
     return cleaned
 
 
+def check_even_steps(cron: str) -> None:
+    """Refuse '*/45' minutes or '*/5' hours: cron restarts the count each hour (each day), so
+    such a digest would come 45 then 15 minutes apart (5 then 4 hours), not evenly."""
+    minute, hour = normalise_cron(cron).split()[:2]
+    for field, unit, size in ((minute, "minutes", 60), (hour, "hours", 24)):
+        step = _step(field)
+        if step is not None and size % step:
+            divisors = ", ".join(str(d) for d in range(1, size) if size % d == 0)
+            raise ValueError(
+                f"every {step} {unit} can't be kept: cron counts from the start of each "
+                f"{'hour' if size == 60 else 'day'}, so the gaps would be uneven. "
+                f"Use a step that divides {size} ({divisors})."
+            )
+
+
+def _step(field: str) -> int | None:
+    """'*/15' -> 15; None for anything else."""
+    if field.startswith("*/") and field[2:].isdigit():
+        return int(field[2:])
+    return None
+
+
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 
@@ -206,10 +228,11 @@ def describe_cron(cron: str) -> str:
     every = dom == month == dow == "*"
     if every and hour == "*" and minute.isdigit():
         return "every hour" if minute == "0" else f"every hour at :{int(minute):02d}"
-    if every and hour == "*" and minute.startswith("*/"):
-        return f"every {minute[2:]} minutes"
-    if every and hour.startswith("*/") and minute.isdigit():
-        return f"every {hour[2:]} hours"
+    minutes, hours = _step(minute), _step(hour)
+    if every and hour == "*" and minutes and 60 % minutes == 0:
+        return f"every {minutes} minutes"
+    if every and hours and 24 % hours == 0 and minute.isdigit():
+        return f"every {hours} hours"
     if not (minute.isdigit() and hour.isdigit() and month == "*"):
         return f"on cron '{cron}'"
     at = f"at {int(hour):02d}:{int(minute):02d}"
