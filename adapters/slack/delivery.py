@@ -201,7 +201,26 @@ class SlackDeliverer:
         self.client = client
 
     async def deliver(self, channel: str, reply: Reply, *, thread: str | None = None) -> None:
+        """The text, then the files. Once the text is in the channel the digest is posted: a
+        refused upload (no files:write, say) is noted there rather than raised, since raising
+        retries the whole digest and posts its text again on every retry."""
         channel = channel.removeprefix("slack:")
         await post_text(self.client, channel, thread, reply)
-        if reply.files:
+        if not reply.files:
+            return
+        try:
             await upload_files(self.client, channel, thread, reply.files)
+        except SlackApiError as exc:
+            await self._note_unattached(channel, thread, reply.files, exc)
+
+    async def _note_unattached(
+        self, channel: str, thread: str | None, files: list[Path], exc: SlackApiError
+    ) -> None:
+        error = exc.response.get("error") or "upload failed"
+        log.warning("slack: could not attach %s to %s: %s", len(files), channel, error)
+        names = ", ".join(Path(f).name for f in files)
+        note = Reply(text=f"I could not attach {names} (Slack said: {error}).", error=True)
+        try:
+            await post_text(self.client, channel, thread, note)
+        except SlackApiError:
+            log.exception("slack: could not say so in %s either", channel)

@@ -252,3 +252,27 @@ async def test_a_bot_process_runs_due_digests_in_the_background_until_it_stops(
     off = with_settings(live_settings, digest_poll_s=0)
     async with digests_in_background(off, db, services, deliverers) as runner:
         assert runner is None
+
+
+async def test_a_digest_whose_files_cannot_be_attached_is_posted_once_not_per_retry(
+    db: Database,
+    clock: Clock,
+    feed: TikTokFeed,
+    slack: SlackFake,
+    make_runner: Callable[..., DigestRunner],
+) -> None:
+    await add_digest(db, clock, cron="0 9 * * *")
+    feed.add("a", 100_000)
+    runner = make_runner(retry_base_s=60, retry_max_s=3600)
+    # e.g. the app lacks files:write, or may post to the channel but not share files in it
+    slack.fail("files.completeUploadExternal", "missing_scope", times=10)
+
+    clock.set(datetime(2026, 3, 27, 8, 0, 30, tzinfo=UTC))
+    [first] = await runner.run_due(clock())
+    assert first.status == "posted"
+    assert first.next_run_at == datetime(2026, 3, 28, 8, 0, tzinfo=UTC)  # tomorrow 09:00
+    assert await runner.run_due(clock.advance(hours=1)) == []
+    digests = [m.text for m in channel_posts(slack, "C0DIGEST") if "Digest #" in m.text]
+    assert len(digests) == 1 and "creator_a" in digests[0]
+    [note] = [m.text for m in channel_posts(slack, "C0DIGEST") if "Digest #" not in m.text]
+    assert "could not attach" in note and "missing_scope" in note
