@@ -155,3 +155,12 @@ async def test_an_interval_cron_cannot_keep_is_refused_not_posted_unevenly(
 
     reply = await say(conversation, "every 20 minutes post the top new TikToks about #ai here")
     assert reply.text.startswith("Scheduled digest #1: every 20 minutes (UTC)")
+
+
+async def test_every_other_day_is_refused_not_scheduled_daily(
+    conversation: Conversation, db: Database
+) -> None:
+    for words in ("every other day at 9", "every 2 weeks on monday at 9", "biweekly at 9am"):
+        reply = await say(conversation, f"{words} post the top new TikToks about #ai here")
+        assert reply.text.startswith("I can't post every other day or every few weeks"), words
+    assert await repo.list_schedules(db) == []

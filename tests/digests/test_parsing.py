@@ -79,6 +79,13 @@ def test_a_bare_hour_in_the_evening_is_after_noon(text: str, cron: str) -> None:
     assert phrase is not None and phrase.cron == cron
 
 
+@pytest.mark.parametrize(
+    "text", ["every other day at 9", "every 2 days at 9am", "every other monday", "biweekly"]
+)
+def test_a_gap_cron_cannot_keep_is_no_daily_or_weekly_schedule(text: str) -> None:
+    assert parse_cron_phrase(text) is None
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

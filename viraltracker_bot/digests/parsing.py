@@ -34,6 +34,11 @@ _ABBREVIATIONS = {
     **dict.fromkeys(("JST",), "Asia/Tokyo"),
     **dict.fromkeys(("AEST", "AEDT"), "Australia/Sydney"),
 }
+# Gaps a cron cannot keep: these must not be read as 'every day' (or every week) at the time.
+_UNKEPT_GAP = re.compile(
+    rf"\bevery\s+(?:other|second|2nd|third|3rd|\d+)\s+(?:days?\b|weeks?\b|months?\b|{_DAY_WORD})"
+    r"|\b(?:bi-?weekly|fortnightly|every\s+fortnight)\b"
+)
 _DAYTIME = {"morning": 9, "noon": 12, "midday": 12, "afternoon": 15, "evening": 18, "night": 21}
 _PLATFORM_WORDS: list[tuple[Platform, re.Pattern[str]]] = [
     (Platform.tiktok, re.compile(r"\btik\s*toks?\b", re.I)),
@@ -101,7 +106,14 @@ def parse_cron_phrase(text: str) -> CronPhrase | None:
             return CronPhrase(cron=normalise_cron(quoted.group(1)), words=quoted.group(0))
         except ValueError:
             pass
+    if names_unkept_gap(lowered):
+        return None
     return _interval_phrase(lowered) or _calendar_phrase(lowered)
+
+
+def names_unkept_gap(text: str) -> bool:
+    """'every other day', 'every 2 weeks', 'biweekly': a schedule no cron expression keeps."""
+    return _UNKEPT_GAP.search(" ".join((text or "").lower().split())) is not None
 
 
 def _interval_phrase(text: str) -> CronPhrase | None:

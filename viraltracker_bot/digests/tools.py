@@ -19,7 +19,12 @@ from viraltracker_bot.agent.dependencies import AgentDependencies
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import ChatPlatform
 from viraltracker_bot.digests import repository as repo
-from viraltracker_bot.digests.parsing import parse_cron_phrase, parse_request, parse_timezone
+from viraltracker_bot.digests.parsing import (
+    names_unkept_gap,
+    parse_cron_phrase,
+    parse_request,
+    parse_timezone,
+)
 from viraltracker_bot.digests.schedule import (
     DigestQuery,
     describe_cron,
@@ -112,6 +117,12 @@ async def schedule_digest(
         cron = _cron(cron) if cron else (parsed.cron.cron if parsed.cron else None)
     except ValueError as exc:
         return f"I couldn't schedule that: {exc}"
+    if cron is None and names_unkept_gap(request):
+        return (
+            "I can't post every other day or every few weeks: a digest runs every day, on the "
+            "weekdays you name, or every few minutes or hours. Say e.g. 'every monday and "
+            "thursday at 9am'."
+        )
     if cron is None:
         return (
             "When should I post it? Say e.g. 'every weekday at 9am', 'every monday at 10', "
@@ -268,7 +279,9 @@ def digest_command(text: str) -> DigestCommand | None:
         match = re.search(rf"\b(?:{verbs})\b.*?{_NUMBER_AFTER_DIGEST}", lowered)
         if match:
             return DigestCommand(action, schedule_id=int(match.group(1)))
-    if parse_cron_phrase(text) is None or not _POST_WORDS.search(text):
+    if not _POST_WORDS.search(text):
+        return None
+    if parse_cron_phrase(text) is None and not names_unkept_gap(text):
         return None
     request = parse_request(text)
     return DigestCommand("schedule", request=text, complete=request.query is not None)
