@@ -86,6 +86,20 @@ def test_a_gap_cron_cannot_keep_is_no_daily_or_weekly_schedule(text: str) -> Non
     assert parse_cron_phrase(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every day at 12 midnight", "0 0 * * *"),
+        ("every day at 12 at night", "0 0 * * *"),
+        ("every day at 12 noon", "0 12 * * *"),
+        ("every day at 12", "0 12 * * *"),
+    ],
+)
+def test_twelve_midnight_is_the_start_of_the_day(text: str, cron: str) -> None:
+    phrase = parse_cron_phrase(text)
+    assert phrase is not None and phrase.cron == cron
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

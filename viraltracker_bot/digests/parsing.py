@@ -186,10 +186,13 @@ def _time_of_day(text: str) -> tuple[tuple[int, int] | None, str]:
         if match is None:
             continue
         hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+        rest = text[match.end() :]
         if suffix.startswith("p") and hour < 12:
             hour += 12
         elif suffix.startswith("a") and hour == 12:
             hour = 0
+        elif not suffix and hour == 12 and re.match(r"\s*(?:midnight|at\s+night)\b", rest):
+            hour = 0  # '12 midnight' is the start of the day, not noon
         elif not suffix and _later_in_the_day(text, hour):
             hour += 12
         if hour <= 23 and minute <= 59:
