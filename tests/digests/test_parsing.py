@@ -100,6 +100,21 @@ def test_twelve_midnight_is_the_start_of_the_day(text: str, cron: str) -> None:
     assert phrase is not None and phrase.cron == cron
 
 
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every sunday night post the top tweets about AI", "0 21 * * 0"),
+        ("every friday afternoon", "0 15 * * 5"),
+        ("on monday mornings", "0 9 * * 1"),
+        ("every weekday evening", "0 18 * * 1-5"),
+        ("every tuesday evening at 7:30", "30 19 * * 2"),
+    ],
+)
+def test_a_part_of_the_day_after_a_day_name_sets_the_time(text: str, cron: str) -> None:
+    phrase = parse_cron_phrase(text)
+    assert phrase is not None and phrase.cron == cron
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

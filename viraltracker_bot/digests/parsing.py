@@ -200,7 +200,9 @@ def _time_of_day(text: str) -> tuple[tuple[int, int] | None, str]:
     match = re.search(r"\b(?:at\s+)?(noon|midday|midnight)\b", text)
     if match:
         return ((0, 0) if match.group(1) == "midnight" else (12, 0)), match.group(0)
-    match = re.search(r"\b(?:every|each|in\s+the)\s+(morning|afternoon|evening|night)\b", text)
+    match = re.search(
+        r"\b(?:every|each|in\s+the|\w+day)\s+(morning|afternoon|evening|night)s?\b", text
+    )
     if match:
         return (_DAYTIME[match.group(1)], 0), match.group(0)
     return None, ""
