@@ -115,6 +115,20 @@ def test_a_part_of_the_day_after_a_day_name_sets_the_time(text: str, cron: str) 
     assert phrase is not None and phrase.cron == cron
 
 
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every day at 9am except weekends post the top TikToks about #ai", "0 9 * * 1,2,3,4,5"),
+        ("every weekday except friday at 9", "0 9 * * 1,2,3,4"),
+        ("every day except sundays at 8", "0 8 * * 1,2,3,4,5,6"),
+        ("at 9 except saturdays and sundays", "0 9 * * 1,2,3,4,5"),
+    ],
+)
+def test_days_after_except_are_left_out_not_taken(text: str, cron: str) -> None:
+    phrase = parse_cron_phrase(text)
+    assert phrase is not None and phrase.cron == cron
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

@@ -39,6 +39,10 @@ _UNKEPT_GAP = re.compile(
     rf"\bevery\s+(?:other|second|2nd|third|3rd|\d+)\s+(?:days?\b|weeks?\b|months?\b|{_DAY_WORD})"
     r"|\b(?:bi-?weekly|fortnightly|every\s+fortnight)\b"
 )
+_EXCEPT = re.compile(
+    r"\b(?:except|but\s+not|excluding|apart\s+from|other\s+than)\s+(?:on\s+)?"
+    rf"((?:weekends?\b|{_DAY_WORD})(?:\s*(?:,|and|or|&|\+)\s*(?:weekends?\b|{_DAY_WORD}))*)"
+)
 _DAYTIME = {"morning": 9, "noon": 12, "midday": 12, "afternoon": 15, "evening": 18, "night": 21}
 _PLATFORM_WORDS: list[tuple[Platform, re.Pattern[str]]] = [
     (Platform.tiktok, re.compile(r"\btik\s*toks?\b", re.I)),
@@ -149,6 +153,38 @@ def _calendar_phrase(text: str) -> CronPhrase | None:
 
 def _day_field(text: str) -> tuple[str | None, str]:
     """The weekday field: '1-5', '0,6', '1,4', '*', 'monthly' (handled by the caller) or None."""
+    excluded = _EXCEPT.search(text)
+    if excluded:
+        return _all_but(text, excluded)
+    return _named_days(text)
+
+
+def _all_but(text: str, excluded: re.Match[str]) -> tuple[str | None, str]:
+    """'every day except weekends' -> '1,2,3,4,5': the days named, less those after 'except'
+    (read together, 'weekends' would otherwise be taken as the days to post on)."""
+    field, words = _named_days(text[: excluded.start()] + " " + text[excluded.end() :])
+    if field == "monthly":
+        return field, words
+    days = set(range(7)) if field in (None, "*") else _day_numbers(field)
+    dropped = {_DAYS[w[:3]] for w in re.findall(_DAY_WORD, excluded.group(1))}
+    if re.search(r"\bweekends?\b", excluded.group(1)):
+        dropped |= {0, 6}
+    kept = sorted(days - dropped)
+    if not kept or kept == sorted(days):
+        return field, words
+    return ",".join(str(d) for d in kept), f"{words} {excluded.group(0)}".strip()
+
+
+def _day_numbers(field: str) -> set[int]:
+    """'1-5' -> {1, 2, 3, 4, 5}; '0,6' -> {0, 6}."""
+    days: set[int] = set()
+    for part in field.split(","):
+        first, _, last = part.partition("-")
+        days.update(range(int(first), int(last or first) + 1))
+    return days
+
+
+def _named_days(text: str) -> tuple[str | None, str]:
     checks: list[tuple[str, str]] = [
         (r"\b(?:every\s+|on\s+|each\s+)?(?:weekdays?|work\s*days?|business\s+days?)\b"
          r"|\bmonday\s+(?:to|through|-)\s+friday\b|\bmon\s*-\s*fri\b", "1-5"),
