@@ -129,6 +129,20 @@ def test_days_after_except_are_left_out_not_taken(text: str, cron: str) -> None:
     assert phrase is not None and phrase.cron == cron
 
 
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every month on the 15th at 9", "0 9 15 * *"),
+        ("on the 2nd of every month at 8am", "0 8 2 * *"),
+        ("monthly on day 3", "0 9 3 * *"),
+        ("monthly at 8am", "0 8 1 * *"),
+    ],
+)
+def test_a_monthly_digest_keeps_the_day_of_the_month_named(text: str, cron: str) -> None:
+    phrase = parse_cron_phrase(text)
+    assert phrase is not None and phrase.cron == cron
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

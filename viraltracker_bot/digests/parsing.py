@@ -144,11 +144,18 @@ def _calendar_phrase(text: str) -> CronPhrase | None:
     hour, minute = time or (9, 0)
     dom = "*"
     if days == "monthly":
-        days, dom = "*", "1"
+        days, dom = "*", _day_of_month(text)
     cron = f"{minute} {hour} {dom} * {days or '*'}"
     return CronPhrase(
         cron=normalise_cron(cron), words=" ".join(w for w in (day_words, time_words) if w)
     )
+
+
+def _day_of_month(text: str) -> str:
+    """'monthly on the 15th' -> '15'; the 1st when no day is named."""
+    match = re.search(r"\b(?:the\s+(\d{1,2})(?:st|nd|rd|th)|day\s+(\d{1,2}))\b", text)
+    day = int((match.group(1) or match.group(2)) if match else 1)
+    return str(day) if 1 <= day <= 31 else "1"
 
 
 def _day_field(text: str) -> tuple[str | None, str]:
