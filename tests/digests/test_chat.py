@@ -164,3 +164,14 @@ async def test_every_other_day_is_refused_not_scheduled_daily(
         reply = await say(conversation, f"{words} post the top new TikToks about #ai here")
         assert reply.text.startswith("I can't post every other day or every few weeks"), words
     assert await repo.list_schedules(db) == []
+
+
+async def test_a_digest_twice_a_day_is_confirmed_with_both_times(
+    conversation: Conversation, db: Database
+) -> None:
+    reply = await say(
+        conversation, "every weekday at 9am and 5pm post the top new TikToks about #ai here"
+    )
+    assert reply.text.startswith("Scheduled digest #1: every weekday at 09:00 and 17:00 (UTC)")
+    [row] = await repo.list_schedules(db)
+    assert row.cron == "0 9,17 * * 1-5"

@@ -143,6 +143,21 @@ def test_a_monthly_digest_keeps_the_day_of_the_month_named(text: str, cron: str)
     assert phrase is not None and phrase.cron == cron
 
 
+@pytest.mark.parametrize(
+    ("text", "cron"),
+    [
+        ("every weekday at 9am and 5pm post the top TikToks about #ai", "0 9,17 * * 1-5"),
+        ("every day at 8, 12 and 18 post tweets about AI", "0 8,12,18 * * *"),
+        ("every evening at 7 and 9", "0 19,21 * * *"),
+        ("every day at 9, 5 TikToks about #ai", "0 9 * * *"),  # 5 is how many, not when
+        ("every weekday at 9:30 and 17:00", None),  # no one cron: it would also fire at 9:00
+    ],
+)
+def test_every_time_named_is_kept(text: str, cron: str | None) -> None:
+    phrase = parse_cron_phrase(text)
+    assert (phrase.cron if phrase else None) == cron
+
+
 @pytest.mark.parametrize("text", ["post the top TikToks", "top 10 tweets", "", "list digests"])
 def test_no_schedule_named(text: str) -> None:
     assert parse_cron_phrase(text) is None

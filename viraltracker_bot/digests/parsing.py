@@ -138,14 +138,17 @@ def _interval_phrase(text: str) -> CronPhrase | None:
 
 def _calendar_phrase(text: str) -> CronPhrase | None:
     days, day_words = _day_field(text)
-    time, time_words = _time_of_day(text)
-    if days is None and time is None:
+    times, time_words = _time_of_day(text)
+    if days is None and not times:
         return None
-    hour, minute = time or (9, 0)
+    minutes = {m for _, m in times or [(9, 0)]}
+    if len(minutes) > 1:  # '9:30 and 17:00': one cron would also fire at 9:00 and 17:30
+        return None
+    hours = ",".join(str(h) for h in sorted({h for h, _ in times or [(9, 0)]}))
     dom = "*"
     if days == "monthly":
         days, dom = "*", _day_of_month(text)
-    cron = f"{minute} {hour} {dom} * {days or '*'}"
+    cron = f"{minutes.pop()} {hours} {dom} * {days or '*'}"
     return CronPhrase(
         cron=normalise_cron(cron), words=" ".join(w for w in (day_words, time_words) if w)
     )
@@ -207,7 +210,7 @@ def _named_days(text: str) -> tuple[str | None, str]:
             return field, match.group(0)
     days = rf"(?:\s*(?:,|and|&|\+)\s*(?:{_DAY_WORD}))*"
     match = re.search(rf"\b(?:every|each|on)\s+((?:{_DAY_WORD}){days})", text)
-    if match is None and _time_of_day(text)[0] is not None:
+    if match is None and _time_of_day(text)[0]:
         # 'mondays and thursdays at 9am' names its days without 'every' or 'on'; a plural with
         # a time does ('post TikToks about #mondays' names a topic, and no schedule).
         match = re.search(rf"(?<![#@])\b((?:{_PLURAL_DAY}){days})", text)
@@ -217,8 +220,9 @@ def _named_days(text: str) -> tuple[str | None, str]:
     return ",".join(str(n) for n in numbers), match.group(0)
 
 
-def _time_of_day(text: str) -> tuple[tuple[int, int] | None, str]:
-    """'at 9am' / 'at 18:30' / 'at 10' / '9:30 pm' / 'at noon' / 'every morning' -> (h, m)."""
+def _time_of_day(text: str) -> tuple[list[tuple[int, int]], str]:
+    """'at 9am' / 'at 18:30' / 'at 10' / '9:30 pm' / 'at noon' / 'every morning' -> [(h, m)];
+    'at 9am and 5pm' -> [(9, 0), (17, 0)]; [] when the text names no time."""
     patterns = (
         r"\b(?:at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(a\.?m\.?|p\.?m\.?)(?![a-z])",
         r"\bat\s+(\d{1,2})(?:[:.h](\d{2}))?\b()(?!\s*(?:%|k\b|views|posts|followers))",
@@ -228,27 +232,61 @@ def _time_of_day(text: str) -> tuple[tuple[int, int] | None, str]:
         match = re.search(pattern, text)
         if match is None:
             continue
-        hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), match.group(3)
-        rest = text[match.end() :]
-        if suffix.startswith("p") and hour < 12:
-            hour += 12
-        elif suffix.startswith("a") and hour == 12:
-            hour = 0
-        elif not suffix and hour == 12 and re.match(r"\s*(?:midnight|at\s+night)\b", rest):
-            hour = 0  # '12 midnight' is the start of the day, not noon
-        elif not suffix and _later_in_the_day(text, hour):
-            hour += 12
-        if hour <= 23 and minute <= 59:
-            return (hour, minute), match.group(0).strip()
+        time = _clock_time(text, match)
+        if time is not None:
+            more, words = _more_times(text, match.end())
+            return [time, *more], (match.group(0) + words).strip()
     match = re.search(r"\b(?:at\s+)?(noon|midday|midnight)\b", text)
     if match:
-        return ((0, 0) if match.group(1) == "midnight" else (12, 0)), match.group(0)
+        return [(0, 0) if match.group(1) == "midnight" else (12, 0)], match.group(0)
     match = re.search(
         r"\b(?:every|each|in\s+the|\w+day)\s+(morning|afternoon|evening|night)s?\b", text
     )
     if match:
-        return (_DAYTIME[match.group(1)], 0), match.group(0)
-    return None, ""
+        return [(_DAYTIME[match.group(1)], 0)], match.group(0)
+    return [], ""
+
+
+_COUNTED = re.compile(
+    r"\s*(?:new\s+|best\s+|top\s+|viral\s+|most\s+\w+\s+)?"
+    r"(?:posts|tik\s*toks?|tweets?|videos?|shorts|ads?|items?|results?)\b"
+)
+_AND_TIME = re.compile(
+    r"\s*(?:,|and|&)\s*(?:at\s+)?(\d{1,2})(?:[:.](\d{2}))?\s*(a\.?m\.?|p\.?m\.?|)(?![\d:.a-z%])"
+)
+
+
+def _more_times(text: str, start: int) -> tuple[list[tuple[int, int]], str]:
+    """The times joined on after the first: 'at 9am and 5pm', 'at 8, 12 and 18'."""
+    times: list[tuple[int, int]] = []
+    end = start
+    while (match := _AND_TIME.match(text, end)) is not None:
+        time = _clock_time(text, match)
+        if time is None or (not match.group(3) and _counts_something(text, match.end())):
+            break
+        times.append(time)
+        end = match.end()
+    return times, text[start:end]
+
+
+def _counts_something(text: str, end: int) -> bool:
+    """'at 9, 5 tiktoks': a bare number followed by what is posted is a count, not a time."""
+    return _COUNTED.match(text, end) is not None
+
+
+def _clock_time(text: str, match: re.Match[str]) -> tuple[int, int] | None:
+    """A matched hour, minute and am/pm suffix as a 24-hour (h, m); None if no such time."""
+    hour, minute, suffix = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+    rest = text[match.end() :]
+    if suffix.startswith("p") and hour < 12:
+        hour += 12
+    elif suffix.startswith("a") and hour == 12:
+        hour = 0
+    elif not suffix and hour == 12 and re.match(r"\s*(?:midnight|at\s+night)\b", rest):
+        hour = 0  # '12 midnight' is the start of the day, not noon
+    elif not suffix and _later_in_the_day(text, hour):
+        hour += 12
+    return (hour, minute) if hour <= 23 and minute <= 59 else None
 
 
 def _later_in_the_day(text: str, hour: int) -> bool:

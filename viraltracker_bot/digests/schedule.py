@@ -233,9 +233,10 @@ def describe_cron(cron: str) -> str:
         return f"every {minutes} minutes"
     if every and hours and 24 % hours == 0 and minute.isdigit():
         return f"every {hours} hours"
-    if not (minute.isdigit() and hour.isdigit() and month == "*"):
+    clock_hours = hour.split(",")  # '0 9,17 * * *': twice a day
+    if not (minute.isdigit() and all(h.isdigit() for h in clock_hours) and month == "*"):
         return f"on cron '{cron}'"
-    at = f"at {int(hour):02d}:{int(minute):02d}"
+    at = "at " + and_list([f"{int(h):02d}:{int(minute):02d}" for h in clock_hours])
     if dom == "*" and dow == "*":
         return f"every day {at}"
     if dom.isdigit() and dow == "*":
