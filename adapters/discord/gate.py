@@ -45,9 +45,13 @@ class Gate:
         self.db = db
 
     def refusal(self, guild_id: int | None, channel_ids: Iterable[int | None]) -> str | None:
-        """Why this place may not use the bot, or None. Allowing a channel allows its threads."""
+        """Why the bot takes nothing on here right now, or None (restarting, or the place)."""
         if self.closing:
             return RESTARTING
+        return self.place_refusal(guild_id, channel_ids)
+
+    def place_refusal(self, guild_id: int | None, channel_ids: Iterable[int | None]) -> str | None:
+        """Why this place may not use the bot, or None. Allowing a channel allows its threads."""
         if guild_id is None:
             return DM_REFUSAL
         if self.allowed_guilds and str(guild_id) not in self.allowed_guilds:

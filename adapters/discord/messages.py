@@ -7,7 +7,7 @@ import re
 
 import discord
 
-from adapters.discord.gate import Gate, place_of
+from adapters.discord.gate import RESTARTING, Gate, place_of
 from adapters.discord.sessions import ThreadSessions
 
 log = logging.getLogger(__name__)
@@ -46,16 +46,26 @@ class ThreadMessages:
         if message.guild is None or not (mentioned or self.plain_text):
             return
         thread = await self._my_thread(message.channel, me.id)
-        if thread is None or self.gate.refusal(message.guild.id, place_of(thread)) is not None:
+        if thread is None or self.gate.place_refusal(message.guild.id, place_of(thread)):
             return
-        if not await self.gate.first_delivery(f"message:{message.id}"):
-            log.info("message %s delivered again; already answered", message.id)
+        if not await self._claim(message, thread):
+            return
+        if self.gate.closing:
+            # Discord does not deliver it again to the next process: say so, as to a command.
+            await thread.send(RESTARTING, reference=message, mention_author=False)
             return
         text = strip_mentions(message.content, me.id)
         if not text:
             await thread.send(EMPTY_MENTION_HINT, reference=message, mention_author=False)
             return
         await self.sessions.follow_up(message, thread, text)
+
+    async def _claim(self, message: discord.Message, thread: discord.Thread) -> bool:
+        """True when this process answers the message (once across processes and replays)."""
+        first = await self.gate.first_delivery(f"message:{message.id}")
+        if not first:
+            log.info("message %s delivered again; already answered", message.id)
+        return first
 
     async def _my_thread(self, channel: object, my_id: int) -> discord.Thread | None:
         """The channel if it is a thread this bot opened; fetched when not cached yet."""

@@ -552,3 +552,38 @@ async def test_closing_lets_answers_in_flight_finish_and_turns_new_work_away(
     assert "restarting" in turned_away["content"] and turned_away["flags"] & FLAG_EPHEMERAL
     assert "bitcoin" in answer["content"].lower()
     assert len(fake.threads_of(channel_id)) == 1
+
+
+# --- follow-ups the bot cannot take on ----------------------------------------------------------
+
+
+class HeldCore:
+    """Echoes each question; one that says "hold" waits until the test releases it."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def handle(self, message: IncomingMessage, progress: Progress) -> Reply:
+        if "hold" in message.text:
+            await self.release.wait()
+        return Reply(text=f"echo: {message.text}")
+
+
+def replying_to(message: Message) -> Callable[[Message], bool]:
+    return lambda m: (m.get("message_reference") or {}).get("message_id") == message["id"]
+
+
+async def test_a_follow_up_while_restarting_is_told_so_not_ignored(
+    running_bot: RunningBot, fake: DiscordFake, channel_id: int
+) -> None:
+    core = HeldCore()
+    async with running_bot(core) as running:
+        thread_id, _ = await ask(fake, channel_id, "first question", "first")
+        await fake.slash("viral", "ask", {"query": "hold on"}, channel_id=channel_id)
+        await thread_for(fake, channel_id, "hold")
+        closing = asyncio.create_task(running.close())  # drains the held answer meanwhile
+        person = await fake.user_message(thread_id, "analyze tweet #2", mention_bot=True)
+        told = await answer_in(fake, thread_id, replying_to(person))
+        core.release.set()
+        await closing
+    assert "restarting" in told["content"]
