@@ -7,7 +7,8 @@ import re
 
 import discord
 
-from adapters.discord.gate import RESTARTING, Gate, place_of
+from adapters.discord.gate import RESTARTING, UNCLAIMED_TEXT, Gate, place_of
+from adapters.discord.render import error_embed
 from adapters.discord.sessions import ThreadSessions
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,15 @@ class ThreadMessages:
         await self.sessions.follow_up(message, thread, text)
 
     async def _claim(self, message: discord.Message, thread: discord.Thread) -> bool:
-        """True when this process answers the message (once across processes and replays)."""
-        first = await self.gate.first_delivery(f"message:{message.id}")
+        """True when this process answers the message; a database outage is said, not hidden."""
+        try:
+            first = await self.gate.first_delivery(f"message:{message.id}")
+        except Exception:
+            # As for commands: without the claim two processes could both answer.
+            log.exception("could not claim message %s", message.id)
+            embed = error_embed(UNCLAIMED_TEXT)
+            await thread.send(embed=embed, reference=message, mention_author=False)
+            return False
         if not first:
             log.info("message %s delivered again; already answered", message.id)
         return first

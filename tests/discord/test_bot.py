@@ -587,3 +587,19 @@ async def test_a_follow_up_while_restarting_is_told_so_not_ignored(
         core.release.set()
         await closing
     assert "restarting" in told["content"]
+
+
+async def test_a_database_outage_on_a_follow_up_is_answered_not_ignored(
+    running_bot: RunningBot, fake: DiscordFake, channel_id: int, tmp_path: Any
+) -> None:
+    mine = fake.add_thread(channel_id, "viral bitcoin tweets", owner_id=fake.application_id)
+    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path}/missing/dir/bot.db")
+    try:
+        async with running_bot(HeldCore(), database=unreachable):
+            person = await fake.user_message(mine, "analyze tweet #2", mention_bot=True)
+            said = await fake.wait_for(
+                lambda: next(filter(replying_to(person), fake.bot_messages(mine)), None)
+            )
+    finally:
+        await unreachable.dispose()
+    assert "database" in said["embeds"][0]["description"]
