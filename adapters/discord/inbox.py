@@ -139,6 +139,7 @@ class DiscordTurns:
             await self._done(lease)
             return
         responder = self.thread_responder(stored.where, lease.event_id)
+        await responder.reclaim_status()
         if lease.item.status == "working":
             reply = await self._answer(lease, stored, responder.progress)
             if reply is None:
@@ -152,6 +153,7 @@ class DiscordTurns:
         stored = StoredTurn.model_validate(lease.item.payload)
         if stored.where.channel_id:
             responder = self.thread_responder(stored.where, lease.event_id)
+            await responder.reclaim_status()
             try:
                 await responder.answer(Reply(text=GAVE_UP_TEXT, error=True))
             except discord.HTTPException as exc:

@@ -27,6 +27,8 @@ PROGRESS_MIN_INTERVAL_S = 1.0
 TOKEN_MARGIN = timedelta(seconds=60)
 # What Discord answers on a webhook call with an expired or unknown interaction token.
 TOKEN_GONE_STATUSES = frozenset({401, 404})
+# The status shown before the agents say what they are doing.
+WORKING = "Working on it…"
 
 
 class Responder(Protocol):
@@ -88,6 +90,17 @@ class ThreadResponder:
                 await self._status.edit(content=status_line(status), allowed_mentions=NO_MENTIONS)
         except discord.HTTPException as exc:
             log.warning("could not show progress in %s: %s", getattr(self.channel, "id", "?"), exc)
+
+    async def reclaim_status(self) -> None:
+        """Take over the status message an earlier attempt at this turn posted, if any.
+
+        A turn taken over (its process died, or its answer could not be shown) would otherwise
+        post its answer beside that status, left reading "⏳" for good. The status has the
+        same nonce in every process, so Discord returns it (within its nonce window) instead
+        of posting another; when there was none, this one is posted and the answer replaces it.
+        """
+        if self._status is None and self.nonce is not None:
+            await self.progress(WORKING)
 
     async def answer(self, reply: Reply) -> None:
         attachments = await read_attachments(reply.files)

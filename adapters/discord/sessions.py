@@ -13,7 +13,12 @@ import discord
 from adapters.base import ConversationHandler
 from adapters.discord.inbox import DiscordTurns, StoredTurn, turn_nonces, where_of
 from adapters.discord.render import NO_MENTIONS, error_embed
-from adapters.discord.responders import InteractionResponder, Responder, ThreadResponder
+from adapters.discord.responders import (
+    WORKING,
+    InteractionResponder,
+    Responder,
+    ThreadResponder,
+)
 from viraltracker_bot.conversation import ConversationKey, IncomingMessage, Reply
 
 log = logging.getLogger(__name__)
@@ -153,7 +158,7 @@ class ThreadSessions:
                 reply_to=message,
                 nonce=turn_nonces(f"message:{message.id}"),
             )
-            await responder.progress("Working on it…")
+            await responder.progress(WORKING)
             key = session_key(thread.guild.id, thread)
             await self.run_turn(key, message.author, text, f"message:{message.id}", responder)
 

@@ -603,3 +603,20 @@ async def test_a_database_outage_on_a_follow_up_is_answered_not_ignored(
     finally:
         await unreachable.dispose()
     assert "database" in said["embeds"][0]["description"]
+
+
+async def test_an_answer_taken_over_replaces_the_status_it_left_behind(
+    running_bot: RunningBot, fake: DiscordFake, discord_settings: Settings, channel_id: int
+) -> None:
+    sweeping = discord_settings.model_copy(update={"inbox_sweep_s": 0.2})
+    async with running_bot(HeldCore(), settings=sweeping):
+        thread_id, _ = await ask(fake, channel_id, "first question", "first")
+        # The status message can't be edited into the answer: the turn is handed back and
+        # taken over (as when its process dies after the answer was kept, before it was shown).
+        fake.fail_next(
+            "PATCH", rf"^/channels/{thread_id}/messages/\d+$", status=503, message="Unavailable"
+        )
+        person = await fake.user_message(thread_id, "analyze tweet #2", mention_bot=True)
+        await answer_in(fake, thread_id, lambda m: m["content"] == "echo: analyze tweet #2")
+    replies = [m["content"] for m in fake.bot_messages(thread_id) if replying_to(person)(m)]
+    assert replies == ["echo: analyze tweet #2"]  # no "⏳ Working on it…" left beside it
