@@ -37,6 +37,11 @@ CRASH_TEXT = (
 GAVE_UP_TEXT = (
     "Sorry, I could not answer this: working on it failed several times. Please ask again."
 )
+# How long a turn taken here waits for the earlier turns of its thread (a scrape can take
+# minutes). The person waits on this process: only it can turn a command's "thinking" message
+# into the answer, and a turn it let go is answered by a sweep a lease later, in the thread.
+# An interaction token lasts this long; a turn still waiting then is left to the sweeps.
+TURN_WAIT_S = 15 * 60.0
 
 
 class Where(BaseModel):
@@ -121,7 +126,7 @@ class DiscordTurns:
         ):
             log.info("turn %s is stored already; whoever holds it answers", turn)
             return
-        async with self.worker.working_on(turn) as lease:
+        async with self.worker.working_on(turn, wait_s=TURN_WAIT_S) as lease:
             if lease is None:
                 log.info("turn %s went to another process", turn)
                 return

@@ -22,8 +22,11 @@ from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
 from viraltracker_bot.runtime import Runtime
 from viraltracker_bot.storage.agent_runs import record_run
 from viraltracker_bot.storage.database import Database
+from viraltracker_bot.storage.dialects import as_utc
+from viraltracker_bot.storage.tables import ProcessedEventRow
 
 Message = dict[str, Any]
+SHORT_LEASE_S = 1.0
 
 
 @pytest.fixture
@@ -620,3 +623,45 @@ async def test_an_answer_taken_over_replaces_the_status_it_left_behind(
         await answer_in(fake, thread_id, lambda m: m["content"] == "echo: analyze tweet #2")
     replies = [m["content"] for m in fake.bot_messages(thread_id) if replying_to(person)(m)]
     assert replies == ["echo: analyze tweet #2"]  # no "⏳ Working on it…" left beside it
+
+
+async def worked_for(db: Database, turn: str, later: str, *, leases: float) -> None:
+    """Until `turn` is still worked (its lease renewed) `leases` leases after `later` was stored."""
+    lease = timedelta(seconds=SHORT_LEASE_S)
+
+    async def long_enough() -> bool:
+        async with db.sessions() as session:
+            working = await session.get(ProcessedEventRow, turn)
+            waiting = await session.get(ProcessedEventRow, later)
+        if working is None or waiting is None or working.lease_until is None:
+            return False
+        return as_utc(working.lease_until) > as_utc(waiting.created_at) + leases * lease
+
+    async with asyncio.timeout(30):
+        while not await long_enough():  # noqa: ASYNC110 (a database row has nothing to await)
+            await asyncio.sleep(0.05)
+
+
+async def test_a_command_waiting_on_a_long_turn_of_its_thread_is_answered_in_place(
+    running_bot: RunningBot,
+    fake: DiscordFake,
+    discord_settings: Settings,
+    db: Database,
+    channel_id: int,
+) -> None:
+    core = HeldCore()
+    short_leases = discord_settings.model_copy(update={"inbox_lease_s": SHORT_LEASE_S})
+    async with running_bot(core, settings=short_leases):
+        thread_id, _ = await ask(fake, channel_id, "first question", "first")
+        held = await fake.user_message(thread_id, "hold on, a long scrape", mention_bot=True)
+        second = await fake.slash("viral", "ask", {"query": "second"}, channel_id=thread_id)
+        # The earlier turn of the thread outlasts a lease or two (scrapes take minutes).
+        await worked_for(
+            db,
+            f"discord:turn:message:{held['id']}",
+            f"discord:turn:interaction:{second.id}",
+            leases=3,
+        )
+        core.release.set()
+        answer = await original_answer(fake, second)
+    assert answer["content"] == "echo: second"
