@@ -149,7 +149,7 @@ def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     for line in text.splitlines():
         for piece in wrap_line(line, limit - _FENCE_ROOM * 2):
             candidate = f"{current}\n{piece}" if current else piece
-            closing = len(FENCE) + 1 if (open_fence or _toggles(piece)) else 0
+            closing = _closing_room(open_fence, piece)
             if len(candidate) + closing <= limit:
                 current = candidate
             else:
@@ -173,6 +173,17 @@ def wrap_line(line: str, width: int) -> list[str]:
         line = line[cut:].lstrip(" ")
     pieces.append(line)
     return pieces
+
+
+def _closing_room(open_fence: str | None, piece: str) -> int:
+    """Room to keep for the fence that closes a code block cut after `piece`.
+
+    No room when `piece` is the block's own closing fence: reserving it anyway moved a
+    fence that fitted into the next message, which then began with an empty code block.
+    """
+    if open_fence is not None:
+        return 0 if _toggles(piece) else len(FENCE) + 1
+    return len(FENCE) + 1 if _toggles(piece) else 0
 
 
 def _toggles(line: str) -> bool:

@@ -46,6 +46,13 @@ def test_a_code_block_cut_in_two_is_closed_and_reopened() -> None:
     assert chunks[1].startswith("```csv\n")
 
 
+def test_a_code_block_ending_at_the_limit_is_not_reopened_empty() -> None:
+    for count in range(380, 420):  # one of these puts the closing fence right at the limit
+        rows = "\n".join("x" * 4 for _ in range(count))
+        chunks = split_text(f"```csv\n{rows}\n```\nThat's all.")
+        assert not any(chunk.startswith("```csv\n```") for chunk in chunks), count
+
+
 def test_short_answers_stay_one_message() -> None:
     assert split_text("  Found 3 viral tweets.\n\n1. @a 10K views  ") == [
         "Found 3 viral tweets.\n\n1. @a 10K views"
