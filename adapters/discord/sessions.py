@@ -107,23 +107,11 @@ class ThreadSessions:
         self, interaction: discord.Interaction, channel: discord.TextChannel, query: str
     ) -> None:
         await interaction.response.defer(thinking=True)
-        try:
-            thread = await channel.create_thread(
-                name=thread_name(query),
-                type=discord.ChannelType.public_thread,
-                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
-                reason=f"/viral ask by {interaction.user.id}",
-            )
-        except discord.HTTPException as exc:
-            log.warning("could not create a thread in %s: %s", channel.id, exc)
-            await interaction.edit_original_response(embed=error_embed(NO_THREAD_TEXT))
+        thread = await self._open_thread(interaction, channel, query)
+        if thread is None:
             return
         await interaction.edit_original_response(content=f"🧵 Answering in {thread.mention}")
         user = interaction.user
-        await thread.send(
-            f"{user.mention} asked: {query[:HEADER_QUERY_LIMIT]}",
-            allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
-        )
         responder = ThreadResponder(
             thread,
             upload_limit=upload_limit_of(thread),
@@ -131,6 +119,32 @@ class ThreadSessions:
         )
         key = session_key(channel.guild.id, thread)
         await self.run_turn(key, user, query, f"interaction:{interaction.id}", responder)
+
+    async def _open_thread(
+        self, interaction: discord.Interaction, channel: discord.TextChannel, query: str
+    ) -> discord.Thread | None:
+        """The question's thread, headed by who asked what; None once the refusal is explained.
+
+        Opening a thread and posting in it are two permissions: without the second the thread
+        opens but the header is refused, and the answer could not be posted there either.
+        """
+        user = interaction.user
+        try:
+            thread = await channel.create_thread(
+                name=thread_name(query),
+                type=discord.ChannelType.public_thread,
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                reason=f"/viral ask by {user.id}",
+            )
+            await thread.send(
+                f"{user.mention} asked: {query[:HEADER_QUERY_LIMIT]}",
+                allowed_mentions=discord.AllowedMentions(users=[user], everyone=False, roles=False),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not start a thread in %s: %s", channel.id, exc)
+            await interaction.edit_original_response(embed=error_embed(NO_THREAD_TEXT))
+            return None
+        return thread
 
     async def ask_in_place(
         self, interaction: discord.Interaction, channel: discord.abc.Messageable, text: str

@@ -288,6 +288,22 @@ async def test_no_permission_to_open_a_thread_is_explained(
     assert not fake.threads_of(channel_id)
 
 
+async def test_no_permission_to_post_in_the_thread_is_explained(
+    bot: DiscordBot, fake: DiscordFake, channel_id: int
+) -> None:
+    # Create Public Threads granted, Send Messages in Threads not: the thread opens, and the
+    # first post in it (the question's header) is refused.
+    fake.fail_next(
+        "POST", r"^/channels/\d+/messages$", status=403, code=50013, message="Missing Permissions"
+    )
+    interaction = await fake.slash("viral", "ask", {"query": "bitcoin"}, channel_id=channel_id)
+    original = await fake.wait_for(
+        lambda: (m := fake.original_response(interaction)) and m["embeds"] and m
+    )
+    assert "Send Messages in Threads" in original["embeds"][0]["description"]
+    assert not fake.followups(interaction)  # explained once, where the question was asked
+
+
 class BrokenCore:
     """A core that fails outside its own error handling (a bug, a lost database)."""
 
