@@ -29,6 +29,8 @@ TOKEN_MARGIN = timedelta(seconds=60)
 TOKEN_GONE_STATUSES = frozenset({401, 404})
 # The status shown before the agents say what they are doing.
 WORKING = "Working on it…"
+# What a command's "thinking" message says when its answer goes to the channel instead.
+ANSWERED_BELOW = "This took longer than Discord lets me answer here: the answer is posted below."
 
 
 class Responder(Protocol):
@@ -137,12 +139,14 @@ class InteractionResponder:
         self.interaction = interaction
         self.fallback = fallback
         self._throttle = _Throttle()
+        self._handed_over = False
 
     def token_usable(self) -> bool:
         return discord.utils.utcnow() < self.interaction.expires_at - TOKEN_MARGIN
 
     async def progress(self, status: str) -> None:
         if not self.token_usable():
+            await self._hand_over()
             await self.fallback.progress(status)
             return
         if not self._throttle.ready():
@@ -159,6 +163,7 @@ class InteractionResponder:
                 "interaction %s token near expiry; answering in the thread", self.interaction.id
             )
             upload_limit = self.fallback.upload_limit
+            await self._hand_over()
             await self.fallback.post(render_reply(reply, attachments, upload_limit=upload_limit))
             return
         upload_limit = self.interaction.filesize_limit
@@ -176,6 +181,20 @@ class InteractionResponder:
                 )
                 await self.fallback.post(messages[index:])
                 return
+
+    async def _hand_over(self) -> None:
+        """Once, as the answer moves to the channel: say so in the command's own message.
+
+        Left alone it would keep "thinking" until Discord calls the command failed. The token
+        still works in its margin; past its 15 minutes the edit is refused, and skipped.
+        """
+        if self._handed_over or self.interaction.is_expired():
+            return
+        self._handed_over = True
+        try:
+            await self.interaction.edit_original_response(content=ANSWERED_BELOW)
+        except discord.HTTPException as exc:
+            log.info("could not point interaction %s to its answer: %s", self.interaction.id, exc)
 
     async def _deliver(self, index: int, message: Outgoing) -> None:
         if index == 0:

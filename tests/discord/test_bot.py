@@ -467,8 +467,11 @@ async def test_long_work_answers_in_the_thread_with_the_bot_token(
 
     assert export.callbacks == [{"type": 5}]  # still acknowledged within 3 seconds
     assert "bitcoin" in "".join(files(fake, answer).values()).lower()
-    assert not fake.calls_to("PATCH", rf"/webhooks/{fake.application_id}/{export.token}/")
     assert not fake.calls_to("POST", rf"/webhooks/{fake.application_id}/{export.token}$")
+    # The command's "thinking" message, still editable for the token's last seconds, says
+    # where the answer went instead of thinking until Discord calls the command failed.
+    original = await original_answer(fake, export)
+    assert "posted below" in original["content"] and not original["attachments"]
 
 
 async def test_rate_limits_are_waited_out_not_dropped(
