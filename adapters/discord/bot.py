@@ -155,22 +155,30 @@ class DiscordBot:
         await interaction.edit_original_response(embed=embed)
 
     async def digest(self, interaction: discord.Interaction, action: str, **fields: Any) -> None:
-        """`/viral digest ...`: digests of this server, posted to the channel (or thread's)."""
+        """`/viral digest ...`: digests of this server, posted where `digest_home` says."""
         from viraltracker_bot.digests.tools import DigestChat, run_digest_action
 
         await interaction.response.defer(thinking=True)
-        channel = interaction.channel
-        here = channel.parent_id if isinstance(channel, discord.Thread) else interaction.channel_id
         chat = DigestChat(
             self.db,
             self.settings,
             "discord",
             str(interaction.guild_id or ""),
-            str(here),
+            str(digest_home(interaction.channel, interaction.channel_id)),
             user=str(interaction.user.id),
         )
         text = await run_digest_action(chat, action, **fields)
         await interaction.edit_original_response(content=text[:1900], allowed_mentions=NO_MENTIONS)
+
+
+def digest_home(channel: object, channel_id: int | None) -> int | None:
+    """Where a digest asked for here is posted: a thread's channel, or the post itself in a
+    forum (or media) channel, which takes posts only, never a message of its own."""
+    if not isinstance(channel, discord.Thread):
+        return channel_id
+    if isinstance(channel.parent, discord.ForumChannel):
+        return channel.id
+    return channel.parent_id
 
 
 async def run_discord(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -19,6 +19,7 @@ from tests.fakes.apify import ApifyFake
 from tests.fakes.discord import FLAG_EPHEMERAL, FLAG_LOADING, DiscordFake, FakeInteraction
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import IncomingMessage, Progress, Reply
+from viraltracker_bot.digests import repository as repo
 from viraltracker_bot.runtime import Runtime
 from viraltracker_bot.storage.agent_runs import record_run
 from viraltracker_bot.storage.database import Database
@@ -547,6 +548,25 @@ async def test_the_deliverer_posts_a_digest_over_rest(
     assert posted["content"].startswith("**Daily digest**")
     assert files(fake, posted) == {"digest.csv": "platform,views\ntiktok,120000\n"}
     assert not fake.sessions  # REST only: no gateway connection
+
+
+async def test_a_digest_asked_for_in_a_forum_post_is_posted_in_that_post(
+    running_bot: RunningBot,
+    fake: DiscordFake,
+    db: Database,
+    discord_settings: Settings,
+    guild_id: int,
+) -> None:
+    forum = fake.add_forum_channel(guild_id, "launch-ideas")
+    post = fake.add_thread(forum, "Which hooks work on TikTok?")
+    async with running_bot(HeldCore()):
+        options = {"schedule": "every day at 9am", "post": "top 3 viral tiktoks about cooking"}
+        added = await fake.slash("viral", "digest add", options, channel_id=post)
+        await fake.wait_for(lambda: (fake.original_response(added) or {}).get("content"))
+    (schedule,) = await repo.list_schedules(db)
+    async with DiscordDeliverer.connect(discord_settings) as deliverer:
+        await deliverer.deliver(schedule.channel, Reply(text="**Digest #1**: cooking"))
+    assert [m["content"] for m in fake.visible(post)][-1] == "**Digest #1**: cooking"
 
 
 async def test_shards_split_the_servers_between_connections(

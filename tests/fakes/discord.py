@@ -46,7 +46,7 @@ OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 9, 10, 11
 INTENT_GUILDS, INTENT_GUILD_MESSAGES, INTENT_MESSAGE_CONTENT = 1 << 0, 1 << 9, 1 << 15
 
 # Channel, message and interaction types.
-GUILD_TEXT, PUBLIC_THREAD, PRIVATE_THREAD = 0, 11, 12
+GUILD_TEXT, PUBLIC_THREAD, PRIVATE_THREAD, GUILD_FORUM = 0, 11, 12, 15
 MESSAGE_DEFAULT, MESSAGE_CHAT_INPUT_COMMAND = 0, 20
 FLAG_EPHEMERAL, FLAG_LOADING = 1 << 6, 1 << 7
 INTERACTION_APPLICATION_COMMAND = 2
@@ -288,6 +288,12 @@ class DiscordFake:
         }
         self.guilds[guild_id]["channel_ids"].append(channel_id)
         self.messages[channel_id] = []
+        return channel_id
+
+    def add_forum_channel(self, guild_id: int, name: str, *, position: int = 0) -> int:
+        """A forum channel: it holds posts (threads), and messages go in posts, never in it."""
+        channel_id = self.add_text_channel(guild_id, name, position=position)
+        self.channels[channel_id]["type"] = GUILD_FORUM
         return channel_id
 
     def text_channels(self, guild_id: int) -> list[int]:
@@ -714,6 +720,8 @@ class DiscordFake:
 
     async def _create_message(self, request: web.Request) -> web.Response:
         channel = self._channel(request)
+        if channel["type"] == GUILD_FORUM:
+            raise DiscordError(400, 50008, "Cannot send messages in a non-text channel")
         body = request[CALL].json or {}
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
