@@ -46,6 +46,9 @@ class ThreadMessages:
         mentioned = any(user.id == me.id for user in message.mentions)
         if message.guild is None or not (mentioned or self.plain_text):
             return
+        text = strip_mentions(message.content, me.id)
+        if not text and not mentioned:
+            return  # a picture or a sticker among plain follow-ups: not a bare ping
         thread = await self._my_thread(message.channel, me.id)
         if thread is None or self.gate.place_refusal(message.guild.id, place_of(thread)):
             return
@@ -55,7 +58,6 @@ class ThreadMessages:
             # Discord does not deliver it again to the next process: say so, as to a command.
             await thread.send(RESTARTING, reference=message, mention_author=False)
             return
-        text = strip_mentions(message.content, me.id)
         if not text:
             await thread.send(EMPTY_MENTION_HINT, reference=message, mention_author=False)
             return

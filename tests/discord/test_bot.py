@@ -428,6 +428,17 @@ async def test_plain_follow_ups_need_the_message_content_intent(
     assert len([m for m in fake.bot_messages(thread_id) if m.get("message_reference")]) == 1
 
 
+async def test_a_message_without_text_is_not_taken_for_a_bare_ping(
+    start_bot: RunningBot, fake: DiscordFake, channel_id: int
+) -> None:
+    async with start_bot(discord_message_content=True):
+        thread_id, _ = await ask(fake, channel_id, "viral bitcoin tweets", "bitcoin")
+        picture = await fake.user_message(thread_id, "")  # e.g. a screenshot, a sticker
+        person = await fake.user_message(thread_id, "analyze tweet #2")
+        await answer_in(fake, thread_id, replying_to(person))
+    assert not [m for m in fake.bot_messages(thread_id) if replying_to(picture)(m)]
+
+
 async def test_without_the_intent_only_mentions_continue_a_thread(
     bot: DiscordBot, fake: DiscordFake, channel_id: int, caplog: pytest.LogCaptureFixture
 ) -> None:
