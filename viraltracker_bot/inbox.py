@@ -29,6 +29,9 @@ from viraltracker_bot.storage.inbox import InboxItem
 
 log = logging.getLogger(__name__)
 
+CLAIM_RETRY_FIRST_S = 0.2
+CLAIM_RETRY_MAX_S = 1.0
+
 
 @dataclass
 class Lease:
@@ -179,8 +182,14 @@ class InboxWorker:
             self._held.discard(event_id)
 
     async def _claim_in_turn(self, event_id: str, wait_s: float) -> InboxItem | None:
+        """Claim it once the earlier turns of its conversation are done, or give up at `wait_s`.
+
+        The checks start every 0.2 s and slow to one a second: a live command may wait
+        minutes behind a long scrape, and each check is a write transaction.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        pause_s = CLAIM_RETRY_FIRST_S
         while True:
             item = await inbox.claim(
                 self.db, event_id, self.owner, self.lease_s, replica_prefix=self.replica_prefix
@@ -191,7 +200,8 @@ class InboxWorker:
             still_mine = stage is not None and stage[0] in inbox.UNDONE and stage[1] == self.owner
             if not still_mine or loop.time() > deadline:
                 return None
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(pause_s)
+            pause_s = min(CLAIM_RETRY_MAX_S, pause_s * 1.5)
 
     def _finished(self, event_id: str) -> None:
         self._running.pop(event_id, None)
