@@ -144,3 +144,65 @@ async def test_export_results_puts_every_platform_of_the_latest_search_in_one_fi
     assert [item["platform"] for item in document["items"]] == ["tiktok"] * 2 + ["twitter"] * 3
     assert {q["platform"] for q in document["queries"]} == {"twitter", "tiktok"}
     assert "5 posts (2 TikTok, 3 Twitter/X) in one file with a platform column" in result.output
+
+
+def _older_search_about_something_else(make_post) -> ResultCache:
+    """TikTok videos about cats, then (a later message) tweets about bitcoin."""
+    cache = ResultCache()
+    cache.begin_turn()
+    cats = [make_post(platform=Platform.tiktok, views=900_000 + i) for i in range(6)]
+    cache.put(
+        Platform.tiktok,
+        CachedResult(query=PlatformQuery(platform=Platform.tiktok, terms=["cats"]), posts=cats),
+    )
+    cache.begin_turn()
+    bitcoin = [make_post(views=1_000 + i * 10) for i in range(8)]
+    cache.put(
+        Platform.twitter,
+        CachedResult(
+            query=PlatformQuery(platform=Platform.twitter, terms=["bitcoin"]), posts=bitcoin
+        ),
+    )
+    return cache
+
+
+async def test_analysis_of_these_leaves_out_an_older_search_about_something_else(
+    make_deps, make_post
+) -> None:
+    cache = _older_search_about_something_else(make_post)
+    script = Script({"analysis": [call("analyze_viral_content", {"chart": False}), echo()]})
+
+    result = await analysis_agent.run(
+        "what do these have in common?", deps=make_deps(script.model, cache=cache)
+    )
+
+    assert "among 8 cached posts from Twitter/X:" in result.output
+    assert "TikTok" not in result.output
+
+
+async def test_insights_leave_out_an_older_search_about_something_else(
+    make_deps, make_post
+) -> None:
+    cache = _older_search_about_something_else(make_post)
+    script = Script({"analysis": [call("generate_insights"), echo()]})
+
+    result = await analysis_agent.run("insights", deps=make_deps(script.model, cache=cache))
+
+    assert "- Twitter/X: 8 posts" in result.output
+    assert "TikTok" not in result.output
+
+
+async def test_insights_keep_an_earlier_platform_searched_for_the_same_subject(
+    make_deps, make_post
+) -> None:
+    cache = _older_search_about_something_else(make_post)
+    cache.begin_turn()  # "now compare with YouTube": YouTube alone, about cats too
+    videos = [make_post(platform=Platform.youtube, views=5_000 + i) for i in range(3)]
+    query = PlatformQuery(platform=Platform.youtube, terms=["Cats"])
+    cache.put(Platform.youtube, CachedResult(query=query, posts=videos))
+    script = Script({"analysis": [call("generate_insights"), echo()]})
+
+    result = await analysis_agent.run("insights", deps=make_deps(script.model, cache=cache))
+
+    assert "- YouTube: 3 posts" in result.output and "- TikTok: 6 posts" in result.output
+    assert "Twitter/X" not in result.output

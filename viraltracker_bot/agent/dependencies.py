@@ -117,6 +117,16 @@ class ResultCache(BaseModel):
         last = max(r.turn for r in found.values())
         return {p: r for p, r in found.items() if r.turn == last}
 
+    def current(self) -> dict[Platform, CachedResult]:
+        """What "these" means to an analysis: the latest turn's results, and earlier ones
+        searched for the same subject ("now compare with YouTube" fetched YouTube alone, about
+        what TikTok was searched for), never an older search about something else."""
+        latest = self.latest_turn()
+        subjects = {_subject(r.query) for r in latest.values()}
+        return {
+            p: r for p, r in self.filled().items() if p in latest or _subject(r.query) in subjects
+        }
+
     def comparable(self) -> dict[Platform, CachedResult]:
         """What a comparison compares: the latest turn's results, and when that turn fetched
         one platform ("now compare with TikTok"), the turns before it until two are there."""
@@ -141,6 +151,11 @@ class ResultCache(BaseModel):
         if self.last_analysis:
             lines.append(f"- cached analysis: {self.last_analysis.kind}")
         return lines
+
+
+def _subject(query: PlatformQuery) -> frozenset[str]:
+    """What a search was about, whatever the platform wrote it as ('#Cats', 'cats')."""
+    return frozenset(t.strip().lstrip("#@").lower() for t in query.terms)
 
 
 class SharedFilters(BaseModel):

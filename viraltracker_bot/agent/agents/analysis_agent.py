@@ -31,10 +31,10 @@ Metric = Literal["views", "likes", "engagement", "engagement_rate"]
 def _cached_posts(
     ctx: RunContext[AgentDependencies], platform: Platform | None
 ) -> dict[Platform, list[Post]]:
+    cache = ctx.deps.result_cache
+    chosen = cache.current() if platform is None else cache.filled()
     found = {
-        p: r.posts
-        for p, r in ctx.deps.result_cache.filled().items()
-        if r.posts and (platform is None or p == platform)
+        p: r.posts for p, r in chosen.items() if r.posts and (platform is None or p == platform)
     }
     if not found:
         where = platform.label if platform else "any platform"
@@ -66,7 +66,7 @@ async def analyze_viral_content(
     lengths, posting times).
 
     Args:
-        platform: only this platform's cached posts (default: all cached platforms).
+        platform: only this platform's cached posts (default: the latest search's).
         metric: what makes a post an outlier: "views", "likes", "engagement" or "engagement_rate".
         threshold: how many trimmed standard deviations above the mean counts as an outlier.
         chart: attach a bar chart of the top posts.
@@ -191,8 +191,9 @@ async def generate_insights(ctx: RunContext[AgentDependencies]) -> str:
     """Facts to base recommendations on: what the best posts across the cached results share,
     which platform rewards the topic, and what the longest-running ads say."""
     cache = ctx.deps.result_cache
-    by_platform = {p: r.posts for p, r in cache.filled().items() if r.posts}
-    ads = [a for r in cache.filled().values() for a in r.ads]
+    current = cache.current()
+    by_platform = {p: r.posts for p, r in current.items() if r.posts}
+    ads = [a for r in current.values() for a in r.ads]
     if not by_platform and not ads:
         raise ModelRetry("Nothing is cached in this conversation yet: search a platform first.")
     lines = ["Insight facts:"]
