@@ -206,3 +206,20 @@ async def test_insights_keep_an_earlier_platform_searched_for_the_same_subject(
 
     assert "- YouTube: 3 posts" in result.output and "- TikTok: 6 posts" in result.output
     assert "Twitter/X" not in result.output
+
+
+async def test_median_duration_compares_videos_with_videos_not_with_tweets(
+    make_deps, make_post
+) -> None:
+    cache = ResultCache()
+    cache.begin_turn()  # one search on TikTok and Twitter: tweets have no duration
+    videos = [make_post(platform=Platform.tiktok, views=2_000_000, duration_s=15) for _ in range(2)]
+    videos += [make_post(platform=Platform.tiktok, views=20_000, duration_s=60) for _ in range(4)]
+    _put(cache, Platform.tiktok, videos)
+    _put(cache, Platform.twitter, [make_post(views=10_000) for _ in range(12)])
+    script = Script({"analysis": [call("analyze_viral_content", {"chart": False}), echo()]})
+
+    result = await analysis_agent.run("what stands out", deps=make_deps(script.model, cache=cache))
+
+    assert "2 standout posts of 18" in result.output
+    assert "Median duration: standouts 15s vs others 60s." in result.output

@@ -471,10 +471,14 @@ def batch_patterns(posts: list[Post]) -> list[str]:
         )
     )
     lines.append(_share_line("posts with hashtags", top, rest, lambda p: bool(p.hashtags)))
-    durations = [p for p in top if p.duration_s]
-    if durations:
+    # Only posts with a duration: a tweet in the batch is no 0-second video.
+    timed_top = [p for p in top if p.duration_s]
+    timed_rest = [p for p in rest if p.duration_s]
+    if timed_top and timed_rest:
         lines.append(
-            _compare_figure("median duration", top, rest, lambda p: p.duration_s or 0, "s")
+            _compare_figure(
+                "median duration", timed_top, timed_rest, lambda p: p.duration_s or 0, "s"
+            )
         )
     hours = [p.posted_at.hour for p in top if p.posted_at]
     if hours:
