@@ -58,6 +58,24 @@ def test_requests_are_read_into_intents(request_text: str, expected: dict) -> No
         assert getattr(intent, field) == value, field
 
 
+@pytest.mark.parametrize(
+    ("request_text", "hours_back"),
+    [
+        ("tweets about bitcoin in the last hour", 1),
+        ("tweets about bitcoin from the past day", 24),
+        ("tiktoks about bitcoin over the previous day", 24),
+        ("bitcoin tweets in the last 3 hours", 3),
+    ],
+)
+def test_a_window_without_a_number_is_one_unit_not_a_keyword(
+    request_text: str, hours_back: int
+) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.hours_back == hours_back
+    assert intent.terms == ["bitcoin"]
+
+
 def test_no_key_means_the_offline_router(settings: Settings) -> None:
     assert build_model(settings).model_name == "offline-router"
 

@@ -49,7 +49,7 @@ _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "top 
 # Each pattern is removed from the text once read, so its words never become keywords.
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "hours": re.compile(
-        rf"\b(?:in\s+the\s+|over\s+the\s+|from\s+the\s+)?(?:last|past|previous)\s+(\d+)\s*"
+        rf"\b(?:in\s+the\s+|over\s+the\s+|from\s+the\s+)?(?:last|past|previous)\s+(?:(\d+)\s*)?"
         rf"({'|'.join(_UNIT_HOURS)})\b",
         re.IGNORECASE,
     ),
@@ -261,8 +261,9 @@ def _has(words: set[str], lowered: str, tokens: set[str]) -> bool:
 def _read_numbers(intent: Intent, text: str) -> str:
     """Fill time window, limit, view and follower bounds; return the text without them."""
     match, text = _take(_PATTERNS["hours"], text)
-    if match:
-        intent.hours_back = int(match.group(1)) * _UNIT_HOURS[match.group(2).lower()]
+    if match:  # no number: one of the unit ("in the last hour", "the past day")
+        count = int(match.group(1)) if match.group(1) else 1
+        intent.hours_back = count * _UNIT_HOURS[match.group(2).lower()]
     else:
         match, text = _take(_PATTERNS["relative"], text)
         if match:
