@@ -162,6 +162,13 @@ async def test_analysis_follow_up_and_help(offline) -> None:
     assert "Ask me things like" in helped.text and OFFLINE_NOTE in helped.text
 
 
+async def test_a_tool_that_refuses_is_worded_not_shown_as_json(offline) -> None:
+    reply = await offline.handle(message("what patterns do the outliers share?"))
+
+    assert "I couldn't do that: No posts from any platform are cached" in reply.text
+    assert '{"error"' not in reply.text
+
+
 async def test_one_platform_request_with_analysis_and_export(offline) -> None:
     reply = await offline.handle(
         message("find #productivity tiktoks, analyze them and export as markdown")

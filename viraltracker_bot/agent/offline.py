@@ -86,8 +86,16 @@ def _call(name: str, args: dict[str, Any], step: int) -> ModelResponse:
     return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=f"offline-{step}")])
 
 
+def _refused(result: ToolReturnPart | RetryPromptPart) -> bool:
+    """A tool call that did not work: a retry part, or (pydantic-ai's newer form) a return
+    whose outcome is 'retried' or 'failed', whose content is the error, not a result."""
+    if isinstance(result, RetryPromptPart):
+        return True
+    return getattr(result, "outcome", "success") in ("retried", "failed")
+
+
 def _failure(results: list[ToolReturnPart | RetryPromptPart]) -> str | None:
-    retry = next((r for r in results if isinstance(r, RetryPromptPart)), None)
+    retry = next((r for r in results if _refused(r)), None)
     if retry is None:
         return None
     detail = retry.content if isinstance(retry.content, str) else "the request did not fit the tool"
@@ -210,7 +218,7 @@ def _specialise(
 
 
 def _contents(results: list[ToolReturnPart | RetryPromptPart]) -> list[str]:
-    return [r.model_response_str() for r in results if isinstance(r, ToolReturnPart)]
+    return [r.model_response_str() for r in results if not _refused(r)]
 
 
 def _first(tools: dict[str, ToolDefinition], test: Any) -> str | None:
