@@ -69,6 +69,36 @@ async def test_get_top_tweets_reads_what_earlier_searches_stored(
     assert "by likes" in result.output
 
 
+async def test_stored_tweets_by_likes_are_exported_in_the_order_shown(
+    make_deps, make_post, db
+) -> None:
+    from viraltracker_bot.storage.posts import upsert_posts
+
+    # (views, likes): by likes the order is 1, 3, 4, 2; by views it is 2, 3, 4, 1
+    figures = [(1_000, 900), (9_000, 100), (5_000, 500), (3_000, 300)]
+    tweets = [make_post(views=views, likes=likes) for views, likes in figures]
+    async with db.transaction() as session:
+        await upsert_posts(session, tweets)
+    script = Script(
+        {
+            "twitter": [
+                call("get_top_tweets", {"sort": "likes", "limit": 4}),
+                call("export_tweets", {"format": "csv", "limit": 2}),
+                echo(),
+            ]
+        }
+    )
+    deps = make_deps(script.model)
+
+    result = await twitter_agent.run("top stored tweets by likes, export 2", deps=deps)
+
+    assert "4 tweets, top 4 by likes:" in result.output
+    [path] = deps.files
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["likes"] for r in rows] == ["900", "500"]
+
+
 async def test_analyze_tweet_explains_from_hook_format_timing_and_engagement(make_deps) -> None:
     script = Script(
         {

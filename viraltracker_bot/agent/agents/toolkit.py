@@ -161,10 +161,15 @@ def rank_posts(posts: list[Post], sort: str = "views") -> list[Post]:
 
 
 def describe_posts(
-    title: str, posts: list[Post], noun: str, shown: int = SHOWN, empty: str | None = None
+    title: str,
+    posts: list[Post],
+    noun: str,
+    shown: int = SHOWN,
+    empty: str | None = None,
+    by: str = "views",
 ) -> str:
-    """A heading and the top posts, numbered as the cache holds them (for 'analyse #3');
-    `empty` says why there are none and how to widen the search."""
+    """A heading and the top posts, numbered as the cache holds them (for 'analyse #3'),
+    ranked `by` that; `empty` says why there are none and how to widen the search."""
     if not posts:
         return empty or (
             f"{title}: no {noun} matched. Try broader keywords, a longer window or lower minimums."
@@ -172,7 +177,7 @@ def describe_posts(
     if len(posts) == 1:
         lines = [f"{title}: 1 {noun.removesuffix('s')}:"]
     else:
-        lines = [f"{title}: {len(posts)} {noun}, top {min(shown, len(posts))} by views:"]
+        lines = [f"{title}: {len(posts)} {noun}, top {min(shown, len(posts))} by {by}:"]
     lines += [post_line(i, p) for i, p in enumerate(posts[:shown], 1)]
     return "\n".join(lines)
 
@@ -274,9 +279,8 @@ async def export_cached(
         ads = cached.ads[:limit] if limit else cached.ads
         path = await export_ads(ads, file_format, export_dir, name, query=cached.query)
         count, noun = len(ads), "ads"
-    else:
-        posts = rank_posts(cached.posts)
-        posts = posts[:limit] if limit else posts
+    else:  # in the order the tools listed them (a search by views, stored tops by their sort)
+        posts = cached.posts[:limit] if limit else cached.posts
         path = await export_posts(posts, file_format, export_dir, name, query=cached.query)
         count, noun = len(posts), "posts"
     ctx.deps.files.append(path)

@@ -141,7 +141,7 @@ async def get_top_tweets(
         f'tweets"){", or drop a filter" if narrowed else ""}, or ask for a longer window '
         '("last 7 days").'
     )
-    return toolkit.describe_posts(title, posts, "tweets", empty=empty)
+    return toolkit.describe_posts(title, posts, "tweets", empty=empty, by=sort)
 
 
 @twitter_agent.tool
