@@ -169,6 +169,13 @@ async def test_a_tool_that_refuses_is_worded_not_shown_as_json(offline) -> None:
     assert '{"error"' not in reply.text
 
 
+async def test_a_window_longer_than_a_tool_allows_is_shortened_to_its_longest(offline) -> None:
+    reply = await offline.handle(message("tweets about bitcoin in the last 6 months"))
+
+    assert not reply.error
+    assert "Twitter/X search 'bitcoin' (limit 50, last 2160h)" in reply.text
+
+
 async def test_one_platform_request_with_analysis_and_export(offline) -> None:
     reply = await offline.handle(
         message("find #productivity tiktoks, analyze them and export as markdown")

@@ -306,14 +306,24 @@ def _arguments(tool: ToolDefinition, intent: Intent) -> dict[str, Any]:
         value = values.get(name)
         if value in (None, ""):
             continue
-        if name == "limit" and "maximum" in schema:
-            value = min(value, schema["maximum"])
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = _bounded(value, schema)
         allowed = _enum(schema)
         if allowed is not None and value not in allowed:
             value = _nearest_period(value, allowed) if name == "period" else None
         if value is not None:
             args[name] = value
     return args
+
+
+def _bounded(value: int, schema: dict[str, Any]) -> int:
+    """A number within the parameter's bounds ('the last 6 months' for a tool that looks back
+    90 days at most: 90 days): the search runs, and its description shows the window used."""
+    for option in [schema, *schema.get("anyOf", [])]:
+        if option.get("type") == "integer":
+            value = min(value, option.get("maximum", value))
+            value = max(value, option.get("minimum", value))
+    return value
 
 
 def _enum(schema: dict[str, Any]) -> list[Any] | None:
