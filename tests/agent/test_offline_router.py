@@ -65,6 +65,8 @@ def test_requests_are_read_into_intents(request_text: str, expected: dict) -> No
         ("tweets about bitcoin from the past day", 24),
         ("tiktoks about bitcoin over the previous day", 24),
         ("bitcoin tweets in the last 3 hours", 3),
+        ("tiktoks about bitcoin from the last 2 years", 2 * 8760),
+        ("bitcoin shorts on youtube this year", 8760),
     ],
 )
 def test_a_window_without_a_number_is_one_unit_not_a_keyword(
@@ -174,6 +176,12 @@ async def test_a_window_longer_than_a_tool_allows_is_shortened_to_its_longest(of
 
     assert not reply.error
     assert "Twitter/X search 'bitcoin' (limit 50, last 2160h)" in reply.text
+
+
+async def test_years_are_a_window_not_a_count(offline) -> None:
+    reply = await offline.handle(message("tiktoks about cats from the last 2 years"))
+
+    assert "TikTok search 'cats' (limit 50, last 8760h" in reply.text
 
 
 async def test_one_platform_request_with_analysis_and_export(offline) -> None:

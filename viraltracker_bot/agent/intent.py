@@ -32,6 +32,8 @@ _UNIT_HOURS = {
     "weeks": 168,
     "month": 720,
     "months": 720,
+    "year": 8760,
+    "years": 8760,
 }
 _RELATIVE_HOURS = {
     "today": 24,
@@ -42,6 +44,9 @@ _RELATIVE_HOURS = {
     "this month": 720,
     "past month": 720,
     "last month": 720,
+    "this year": 8760,
+    "past year": 8760,
+    "last year": 8760,
     "right now": 24,
 }
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "top one": 1}
@@ -68,7 +73,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "limit": re.compile(
         rf"\b(?:top|best|first|show(?:\s+me)?|get|find|last)\s+{_NUMBER}(?!\s*(?:hours?|days?|"
-        r"weeks?|months?|views?|followers|[kmb]\b))"
+        r"weeks?|months?|years?|views?|followers|[kmb]\b))"
         r"|\b(\d{1,4})\s+(?=(?:viral\s+|trending\s+|popular\s+|top\s+)?(?:tweets|posts|videos|"
         r"shorts|tiktoks|ads|results|items)\b)",
         re.IGNORECASE,
