@@ -78,6 +78,23 @@ def test_a_window_without_a_number_is_one_unit_not_a_keyword(
     assert intent.terms == ["bitcoin"]
 
 
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "tweets about bitcoin since yesterday",
+        "tweets about bitcoin within the last 3 days",
+        "tweets about bitcoin during the past week",
+        "tiktoks about bitcoin posted this week",
+        "any viral tweets about bitcoin lately",
+        "tweets about bitcoin from 3 days ago",
+    ],
+)
+def test_words_around_a_window_are_not_keywords(request_text: str) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.terms == ["bitcoin"]
+
+
 def test_no_key_means_the_offline_router(settings: Settings) -> None:
     assert build_model(settings).model_name == "offline-router"
 

@@ -184,6 +184,7 @@ STOPWORDS = frozenset(
     sort sorted by per each number no first second third fourth fifth going viralest
     help hi hello hey thanks thank commands usage start so well good great much many very
     really okay ok cool nice next there here
+    since within during ago lately recently posted uploaded published
     """.split()
 )
 
