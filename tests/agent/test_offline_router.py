@@ -95,6 +95,21 @@ def test_words_around_a_window_are_not_keywords(request_text: str) -> None:
     assert intent.terms == ["bitcoin"]
 
 
+@pytest.mark.parametrize(
+    ("request_text", "min_views"),
+    [
+        ("youtube videos about cooking with more than 1 million views", 1_000_000),
+        ("cooking tiktoks over 2.5 million views", 2_500_000),
+        ("cooking tweets with 500 thousand+ views", 500_000),
+    ],
+)
+def test_numbers_in_words_are_read(request_text: str, min_views: int) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.min_views == min_views
+    assert intent.terms == ["cooking"]
+
+
 def test_no_key_means_the_offline_router(settings: Settings) -> None:
     assert build_model(settings).model_name == "offline-router"
 

@@ -17,8 +17,15 @@ _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 _SPLIT = re.compile(r",|;|\bor\b|/|\|", re.IGNORECASE)
 _WORD = re.compile(r"[\w][\w'+.-]*", re.UNICODE)
 
-_MULTIPLIER = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
-_NUMBER = r"(\d+(?:[.,]\d+)?)\s*([kmb])?\b"
+_MULTIPLIER = {
+    "k": 1_000,
+    "m": 1_000_000,
+    "b": 1_000_000_000,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+}
+_NUMBER = r"(\d+(?:[.,]\d+)?)\s*(thousand|million|billion|[kmb])?\b"
 _UNIT_HOURS = {
     "hour": 1,
     "hours": 1,
