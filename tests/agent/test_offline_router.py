@@ -186,6 +186,18 @@ async def test_follow_up_compare_with_another_platform_reuses_the_subject(
     assert "Not like for like" not in reply.text
 
 
+async def test_export_those_after_a_comparison_exports_both_platforms_compared(offline) -> None:
+    await offline.handle(message("find viral bitcoin tweets"))
+    await offline.handle(message("now compare with tiktok"))
+    reply = await offline.handle(message("export those as csv"))
+
+    assert not reply.error
+    [path] = reply.files
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        platforms = {row["platform"] for row in csv.DictReader(fh)}
+    assert platforms == {"twitter", "tiktok"}
+
+
 async def test_analysis_follow_up_and_help(offline) -> None:
     await offline.handle(message("find viral bitcoin tweets"))
     analysis = await offline.handle(message("what patterns do the outliers share?"))

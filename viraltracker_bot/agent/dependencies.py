@@ -66,6 +66,7 @@ class CachedAnalysis(BaseModel):
     summary: str
     platforms: list[Platform] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=_now)
+    turn: int = Field(0, description="the conversation turn that produced it (ResultCache.turn)")
 
 
 class ResultCache(BaseModel):
@@ -103,6 +104,10 @@ class ResultCache(BaseModel):
         else:
             self.custom[name] = result.model_dump(mode="json")
 
+    def put_analysis(self, analysis: CachedAnalysis) -> None:
+        """Keep the latest analysis, with its turn (what "those" means next depends on it)."""
+        self.last_analysis = analysis.model_copy(update={"turn": self.turn})
+
     def filled(self) -> dict[Platform, CachedResult]:
         """Every platform with results, newest first."""
         found = {p: r for p in Platform if (r := self.get(p)) is not None}
@@ -116,6 +121,20 @@ class ResultCache(BaseModel):
             return {}
         last = max(r.turn for r in found.values())
         return {p: r for p, r in found.items() if r.turn == last}
+
+    def shown_last(self) -> dict[Platform, CachedResult]:
+        """What "export those" exports: the latest turn's results and, when a comparison was
+        made on them ("now compare with TikTok" fetched TikTok alone and compared it with the
+        tweets before), every platform that comparison showed."""
+        latest = self.latest_turn()
+        analysis = self.last_analysis
+        if not latest or analysis is None or analysis.kind != "comparison":
+            return latest
+        if analysis.turn < max(r.turn for r in latest.values()):
+            return latest  # compared before the latest search: not what was shown last
+        found = self.filled()
+        compared = {p: found[p] for p in analysis.platforms if p in found and p not in latest}
+        return {**latest, **compared}
 
     def current(self) -> dict[Platform, CachedResult]:
         """What "these" means to an analysis: the latest turn's results, and earlier ones

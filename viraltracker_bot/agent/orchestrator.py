@@ -236,8 +236,8 @@ def pre_route(text: str, cache: ResultCache | None = None) -> AgentEntry | None:
         return registry.entry(intent.agents[0])
     follow_up = intent.wants_export or (intent.index is not None and not intent.has_subject)
     if not intent.agents and follow_up and cache is not None:
-        if intent.wants_export and len(cache.latest_turn()) > 1:
-            return registry.entry("analysis")  # "export those": every platform of that turn
+        if intent.wants_export and len(cache.shown_last()) > 1:
+            return registry.entry("analysis")  # "export those": every platform shown last
         if intent.index is not None and not intent.wants_export:
             shown = numbered(cache, intent.index)
             if len(shown) > 1:

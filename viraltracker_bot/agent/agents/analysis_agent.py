@@ -92,8 +92,8 @@ async def analyze_viral_content(
             )
         )
     summary = "\n".join(lines)
-    ctx.deps.result_cache.last_analysis = CachedAnalysis(
-        kind="outliers", summary=summary, platforms=list(by_platform)
+    ctx.deps.result_cache.put_analysis(
+        CachedAnalysis(kind="outliers", summary=summary, platforms=list(by_platform))
     )
     return summary
 
@@ -142,8 +142,8 @@ async def compare_platforms(ctx: RunContext[AgentDependencies], chart: bool = Tr
             await _attach_chart(ctx, lambda d: comparison_chart(comparison, d, "comparison"))
         )
     summary = "\n".join(lines)
-    ctx.deps.result_cache.last_analysis = CachedAnalysis(
-        kind="comparison", summary=summary, platforms=list(by_platform)
+    ctx.deps.result_cache.put_analysis(
+        CachedAnalysis(kind="comparison", summary=summary, platforms=list(by_platform))
     )
     return summary
 
@@ -209,8 +209,8 @@ async def generate_insights(ctx: RunContext[AgentDependencies]) -> str:
     if cache.last_analysis:
         lines.append(f"Earlier analysis ({cache.last_analysis.kind}) is cached too.")
     summary = "\n".join(lines)
-    cache.last_analysis = CachedAnalysis(
-        kind="insights", summary=summary, platforms=list(by_platform)
+    cache.put_analysis(
+        CachedAnalysis(kind="insights", summary=summary, platforms=list(by_platform))
     )
     return summary
 

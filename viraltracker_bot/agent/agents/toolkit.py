@@ -218,11 +218,12 @@ def _describe_ads(title: str, ads: list[Ad]) -> str:
 
 
 async def export_latest(ctx: RunContext[AgentDependencies], fmt: str, limit: int | None) -> str:
-    """Everything the latest search turn found, across its platforms: the posts in one file
-    with a platform column (one sheet to filter and pivot), the ads in a file of their own."""
+    """Everything the latest search turn found (and what a comparison on it showed), across
+    its platforms: the posts in one file with a platform column (one sheet to filter and
+    pivot), the ads in a file of their own."""
     from viraltracker_bot.exports.files import export_ads, export_posts
 
-    latest = ctx.deps.result_cache.latest_turn()
+    latest = ctx.deps.result_cache.shown_last()
     if not latest:
         raise ModelRetry("There are no results in this conversation yet: search first.")
     try:
