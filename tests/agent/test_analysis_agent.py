@@ -223,3 +223,14 @@ async def test_median_duration_compares_videos_with_videos_not_with_tweets(
 
     assert "2 standout posts of 18" in result.output
     assert "Median duration: standouts 15s vs others 60s." in result.output
+
+
+async def test_patterns_of_posts_without_view_counts_say_so(make_deps, make_post) -> None:
+    cache = ResultCache()
+    cache.begin_turn()  # older tweets: the platform shows no view count for them
+    _put(cache, Platform.twitter, [make_post(views=None, likes=10 * i) for i in range(5)])
+    script = Script({"analysis": [call("analyze_viral_content", {"chart": False}), echo()]})
+
+    result = await analysis_agent.run("what stands out", deps=make_deps(script.model, cache=cache))
+
+    assert "None of the 5 posts has a view count" in result.output

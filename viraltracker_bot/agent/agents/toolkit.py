@@ -456,6 +456,8 @@ def batch_patterns(posts: list[Post]) -> list[str]:
     if not posts:
         return ["No posts to analyse."]
     scored = score_posts(posts, "views")
+    if not scored:  # standouts are picked by views: with none to rank by, there are none
+        return [f"None of the {len(posts)} posts has a view count to find standouts by."]
     top = [s.post for s in scored if s.z >= 2.0] or [
         s.post for s in scored[: max(1, len(scored) // 5)]
     ]
