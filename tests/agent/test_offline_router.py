@@ -198,6 +198,24 @@ async def test_export_those_after_a_comparison_exports_both_platforms_compared(o
     assert platforms == {"twitter", "tiktok"}
 
 
+async def test_a_search_of_several_platforms_exports_when_asked(offline) -> None:
+    reply = await offline.handle(message("find cat videos on tiktok and youtube, export as csv"))
+
+    assert not reply.error
+    [path] = reply.files
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        platforms = {row["platform"] for row in csv.DictReader(fh)}
+    assert platforms == {"tiktok", "youtube"}
+
+
+async def test_a_comparison_exports_when_asked(offline) -> None:
+    reply = await offline.handle(message("compare bitcoin on twitter and tiktok, export as json"))
+
+    assert not reply.error
+    assert "Comparison of" in reply.text
+    assert sorted(f.suffix for f in reply.files) == [".json", ".png"]
+
+
 async def test_analysis_follow_up_and_help(offline) -> None:
     await offline.handle(message("find viral bitcoin tweets"))
     analysis = await offline.handle(message("what patterns do the outliers share?"))

@@ -164,6 +164,9 @@ def _orchestrate(
         analysis = "generate insights and recommendations from these results"
     elif intent.compare:
         analysis = "compare the platforms"
+    if names and intent.wants_export and (len(names) > 1 or analysis):  # one file for all
+        export = f"export the results as {intent.export_format or 'csv'}"
+        analysis = f"{analysis}, then {export}" if analysis else export
 
     if names and (len(names) > 1 or analysis):
         request = _subject_request(intent, cached)
@@ -227,13 +230,16 @@ def _first(tools: dict[str, ToolDefinition], test: Any) -> str | None:
 
 def _plan(intent: Intent, tools: dict[str, ToolDefinition]) -> list[str]:
     """Which tools to call, in order: fetch something, then analyse it, then export it."""
-    if "compare_platforms" in tools:  # the analysis specialist
+    if "compare_platforms" in tools:  # the analysis specialist: analyse, export, or both
+        exporting = intent.wants_export and "export_results" in tools
+        plan = []
         if intent.insights:
-            return ["generate_insights"]
-        exporting = intent.wants_export and not (intent.compare or intent.analyze)
-        if exporting and "export_results" in tools:
-            return ["export_results"]
-        return ["compare_platforms"] if intent.compare else ["analyze_viral_content"]
+            plan.append("generate_insights")
+        elif intent.compare:
+            plan.append("compare_platforms")
+        elif intent.analyze or not exporting:
+            plan.append("analyze_viral_content")
+        return plan + (["export_results"] if exporting else [])
     plan: list[str] = []
     fetch = _fetch_tool(intent, tools)
     if fetch:
