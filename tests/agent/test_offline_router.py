@@ -208,6 +208,17 @@ async def test_a_search_of_several_platforms_exports_when_asked(offline) -> None
     assert platforms == {"tiktok", "youtube"}
 
 
+async def test_a_search_of_several_platforms_is_analysed_when_asked(offline) -> None:
+    reply = await offline.handle(
+        message("find cat videos on tiktok and youtube and analyze the outliers")
+    )
+
+    assert not reply.error
+    analysis = reply.text.split("*Analysis*\n", 1)[1]
+    assert analysis.startswith("Outliers by views")
+    assert "TikTok" in analysis.splitlines()[0] and "YouTube" in analysis.splitlines()[0]
+
+
 async def test_a_comparison_exports_when_asked(offline) -> None:
     reply = await offline.handle(message("compare bitcoin on twitter and tiktok, export as json"))
 

@@ -164,6 +164,8 @@ def _orchestrate(
         analysis = "generate insights and recommendations from these results"
     elif intent.compare:
         analysis = "compare the platforms"
+    elif intent.analyze and len(names) > 1:  # one platform's specialist analyses its own
+        analysis = "what do the outliers share"
     if names and intent.wants_export and (len(names) > 1 or analysis):  # one file for all
         export = f"export the results as {intent.export_format or 'csv'}"
         analysis = f"{analysis}, then {export}" if analysis else export
