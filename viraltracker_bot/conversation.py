@@ -150,7 +150,10 @@ class Conversation:
         from viraltracker_bot.storage.inbox import LeaseLost
 
         progress = _never_failing(progress)
-        cache, history = await load_turn_state(self.db, key)
+        try:
+            cache, history = await load_turn_state(self.db, key)
+        except Exception as exc:  # a database outage is a reply too, not a crash of the adapter
+            return failure_reply(exc, self.settings)
         deps = AgentDependencies.for_message(
             self.settings,
             self.services,

@@ -287,3 +287,19 @@ async def test_a_turns_searches_are_stored_by_the_time_its_answer_is(
     assert not reply.error
     counts = await table_counts(db)
     assert counts["queries"] == 1 and counts["posts"] > 0 and counts["post_queries"] > 0
+
+
+async def test_a_database_that_cannot_be_reached_becomes_a_clear_reply(
+    live_settings, services, tmp_path
+) -> None:
+    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path}/no-such-dir/bot.db")
+    try:
+        conversation = Conversation(
+            live_settings, unreachable, services, model=Script(SEARCH).model
+        )
+        reply = await conversation.handle(message("bitcoin tweets"))
+    finally:
+        await unreachable.dispose()
+
+    assert reply.error
+    assert "I could not reach my database. Please try again in a minute." in reply.text

@@ -21,6 +21,7 @@ from pydantic_ai.messages import (
     TextPart,
     UserPromptPart,
 )
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from viraltracker_bot.agent.dependencies import AgentRunRecord, ResultCache
@@ -204,6 +205,9 @@ def failure_reply(exc: Exception, settings: Settings) -> Reply:
         )
     elif isinstance(exc, ModelAPIError):
         text = "I could not reach the AI model. Please try again in a minute."
+    elif isinstance(exc, OperationalError):  # the database is down, unreachable or locked
+        log.warning("database failure while answering", exc_info=exc)
+        text = "I could not reach my database. Please try again in a minute."
     else:
         log.exception("unexpected failure while answering", exc_info=exc)
         text = f"Something went wrong on my side ({type(exc).__name__}). Please try again."
