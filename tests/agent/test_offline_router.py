@@ -110,6 +110,20 @@ def test_numbers_in_words_are_read(request_text: str, min_views: int) -> None:
     assert intent.terms == ["cooking"]
 
 
+@pytest.mark.parametrize(
+    ("request_text", "handle"),
+    [
+        ("show me the latest tweets from @nasa.", "nasa"),
+        ("what has @mrbeast... posted on youtube", "mrbeast"),
+        ("what is @khaby.lame posting on tiktok?", "khaby.lame"),
+    ],
+)
+def test_a_handle_ends_before_the_sentence_does(request_text: str, handle: str) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.handles == [handle]
+
+
 def test_no_key_means_the_offline_router(settings: Settings) -> None:
     assert build_model(settings).model_name == "offline-router"
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from viraltracker_bot.exports.formatting import ExportFormat
 
 _URL = re.compile(r"https?://\S+")
-_HANDLE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.]{2,40})")
+_HANDLE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.]{1,39}[A-Za-z0-9_])")
+"""A handle never ends with a dot: one after it ends the sentence ("tweets from @nasa.")."""
 _HASHTAG = re.compile(r"(?<![\w#])#([^\W\d_]\w{0,60})")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,80})[\"“”]")
 _SPLIT = re.compile(r",|;|\bor\b|/|\|", re.IGNORECASE)
