@@ -124,6 +124,20 @@ def test_a_handle_ends_before_the_sentence_does(request_text: str, handle: str) 
     assert intent.handles == [handle]
 
 
+@pytest.mark.parametrize(
+    "request_text",
+    [
+        "why did this one do so well: https://x.com/nasa/status/123.",
+        "facebook ads from this search (https://x.com/nasa/status/123)",
+        "explain https://x.com/nasa/status/123, please",
+    ],
+)
+def test_a_link_ends_before_the_punctuation_after_it(request_text: str) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.urls == ["https://x.com/nasa/status/123"]
+
+
 def test_no_key_means_the_offline_router(settings: Settings) -> None:
     assert build_model(settings).model_name == "offline-router"
 

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from viraltracker_bot.exports.formatting import ExportFormat
 
-_URL = re.compile(r"https?://\S+")
+_URL = re.compile(r"https?://\S+?(?=[.,;:!?)\]}'\"]*(?:\s|$))")
+"""A link up to the punctuation that ends its sentence or clause ("see https://x.com/a/1.")."""
 _HANDLE = re.compile(r"(?<![\w@])@([A-Za-z0-9_.]{1,39}[A-Za-z0-9_])")
 """A handle never ends with a dot: one after it ends the sentence ("tweets from @nasa.")."""
 _HASHTAG = re.compile(r"(?<![\w#])#([^\W\d_]\w{0,60})")
