@@ -255,6 +255,17 @@ async def test_a_comparison_exports_when_asked(offline) -> None:
     assert sorted(f.suffix for f in reply.files) == [".json", ".png"]
 
 
+async def test_only_the_ones_from_this_week_searches_the_same_subject_again(
+    offline, apify: ApifyFake
+) -> None:
+    await offline.handle(message("find bitcoin tweets"))
+    reply = await offline.handle(message("only the ones from this week"))
+
+    assert not reply.error
+    assert "Twitter/X search 'bitcoin' (limit 50, last 168h)" in reply.text
+    assert "bitcoin" in apify.runs_started[-1].run_input["searchTerms"][0]
+
+
 async def test_analysis_follow_up_and_help(offline) -> None:
     await offline.handle(message("find viral bitcoin tweets"))
     analysis = await offline.handle(message("what patterns do the outliers share?"))

@@ -184,7 +184,16 @@ def _orchestrate(
         return _call("handoff_to_analysis", {"request": prompt}, 0)
     if cached and (intent.follow_up or intent.wants_export or intent.index):
         return _call(f"handoff_to_{cached[0][0]}", {"request": prompt}, 0)
+    if cached and _refines(intent):  # "only the ones from this week": the same subject again
+        request = _subject_request(intent, cached)
+        return _call(f"handoff_to_{cached[0][0]}", {"request": request}, 0)
     return _say(registry.capabilities_text())
+
+
+def _refines(intent: Intent) -> bool:
+    """A request that only narrows the latest search: a window, a count, a bound, no subject."""
+    bounds = (intent.hours_back, intent.limit, intent.min_views, intent.max_followers)
+    return not intent.has_subject and any(b is not None for b in bounds)
 
 
 def _shared_filters(intent: Intent) -> dict[str, Any]:
