@@ -266,6 +266,13 @@ async def test_only_the_ones_from_this_week_searches_the_same_subject_again(
     assert "bitcoin" in apify.runs_started[-1].run_input["searchTerms"][0]
 
 
+async def test_ads_of_a_window_longer_than_every_period_are_of_any_time(offline) -> None:
+    reply = await offline.handle(message("facebook ads about nike from the last 6 months"))
+
+    assert not reply.error
+    assert "Facebook Ad Library search 'nike' (limit 50):" in reply.text
+
+
 async def test_analysis_follow_up_and_help(offline) -> None:
     await offline.handle(message("find viral bitcoin tweets"))
     analysis = await offline.handle(message("what patterns do the outliers share?"))

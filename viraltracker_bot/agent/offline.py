@@ -353,11 +353,13 @@ def _enum(schema: dict[str, Any]) -> list[Any] | None:
 
 
 def _nearest_period(value: str, allowed: list[Any]) -> str | None:
-    """'last10d' -> the shortest offered period that covers it ('last14d')."""
+    """'last10d' -> the shortest offered period that covers it ('last14d'); longer than all
+    of them, any time ("") when offered, as `facebook.period_covering` does."""
     wanted = int(re.sub(r"\D", "", value) or 0)
     spans = sorted(
         (int(re.sub(r"\D", "", p)), p)
         for p in allowed
         if isinstance(p, str) and p.startswith("last")
     )
-    return next((p for days, p in spans if days >= wanted), spans[-1][1] if spans else None)
+    longest = "" if "" in allowed else (spans[-1][1] if spans else None)
+    return next((p for days, p in spans if days >= wanted), longest)
