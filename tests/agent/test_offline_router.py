@@ -273,6 +273,17 @@ async def test_ads_of_a_window_longer_than_every_period_are_of_any_time(offline)
     assert "Facebook Ad Library search 'nike' (limit 50):" in reply.text
 
 
+async def test_a_comparison_with_no_subject_and_nothing_found_asks_for_one(
+    offline, apify: ApifyFake
+) -> None:
+    reply = await offline.handle(message("compare Twitter vs TikTok engagement"))
+
+    assert not reply.error
+    assert reply.text.startswith("Tell me what to look for")
+    assert "*TikTok*" not in reply.text
+    assert apify.runs_started == []
+
+
 async def test_analysis_follow_up_and_help(offline) -> None:
     await offline.handle(message("find viral bitcoin tweets"))
     analysis = await offline.handle(message("what patterns do the outliers share?"))

@@ -78,6 +78,12 @@ def _this_turn(
     return prompt, results
 
 
+ASK_FOR_SUBJECT = (
+    "Tell me what to look for: keywords, a #hashtag or an @account "
+    "(or ask to export or analyse the results you already have)."
+)
+
+
 def _say(text: str) -> ModelResponse:
     return ModelResponse(parts=[TextPart(f"{text.strip()}\n\n{OFFLINE_NOTE}")])
 
@@ -171,6 +177,8 @@ def _orchestrate(
         analysis = f"{analysis}, then {export}" if analysis else export
 
     if names and (len(names) > 1 or analysis):
+        if not (intent.has_subject or cached):  # "compare Twitter vs TikTok": about what?
+            return _say(ASK_FOR_SUBJECT)
         request = _subject_request(intent, cached)
         tasks = [{"agent": name, "request": request} for name in names]
         args = {"tasks": tasks, "then_analyze": analysis, **_shared_filters(intent)}
@@ -225,10 +233,7 @@ def _specialise(
         return _call(name, _arguments(tools[name], intent), len(results))
     if plan:
         return _say("\n\n".join(_contents(results)))
-    return _say(
-        "Tell me what to look for: keywords, a #hashtag or an @account "
-        "(or ask to export or analyse the results you already have)."
-    )
+    return _say(ASK_FOR_SUBJECT)
 
 
 def _contents(results: list[ToolReturnPart | RetryPromptPart]) -> list[str]:
