@@ -284,6 +284,15 @@ async def test_a_comparison_with_no_subject_and_nothing_found_asks_for_one(
     assert apify.runs_started == []
 
 
+async def test_narrowing_a_search_of_several_platforms_searches_them_all_again(offline) -> None:
+    await offline.handle(message("compare bitcoin on twitter and tiktok"))
+    reply = await offline.handle(message("only the ones from the last 3 days"))
+
+    assert not reply.error
+    assert "Twitter/X search 'bitcoin' (limit 50, last 72h" in reply.text
+    assert "TikTok search 'bitcoin' (limit 50, last 72h" in reply.text
+
+
 async def test_analysis_follow_up_and_help(offline) -> None:
     await offline.handle(message("find viral bitcoin tweets"))
     analysis = await offline.handle(message("what patterns do the outliers share?"))

@@ -194,8 +194,18 @@ def _orchestrate(
         return _call(f"handoff_to_{cached[0][0]}", {"request": prompt}, 0)
     if cached and _refines(intent):  # "only the ones from this week": the same subject again
         request = _subject_request(intent, cached)
-        return _call(f"handoff_to_{cached[0][0]}", {"request": request}, 0)
+        latest = _latest_platforms(info.instructions) or [cached[0][0]]
+        if len(latest) > 1:  # every platform the latest search covered, alike
+            tasks = [{"agent": name, "request": request} for name in latest]
+            return _call("ask_specialists", {"tasks": tasks, **_shared_filters(intent)}, 0)
+        return _call(f"handoff_to_{latest[0]}", {"request": request}, 0)
     return _say(registry.capabilities_text())
+
+
+def _latest_platforms(instructions: str | None) -> list[str]:
+    """The platforms of the latest search, when it covered several (from the instructions)."""
+    match = re.search(rf"^{re.escape(_SEVERAL)}: (.+)$", instructions or "", re.MULTILINE)
+    return [name.strip() for name in match.group(1).split(",")] if match else []
 
 
 def _refines(intent: Intent) -> bool:
