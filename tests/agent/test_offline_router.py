@@ -266,6 +266,21 @@ async def test_only_the_ones_from_this_week_searches_the_same_subject_again(
     assert "bitcoin" in apify.runs_started[-1].run_input["searchTerms"][0]
 
 
+async def test_a_count_alone_is_no_new_search_and_those_stay_exportable(
+    offline, apify: ApifyFake
+) -> None:
+    """ "top 3 by likes" once searched TikTok again for three videos, of which none passed the
+    filters, and "export those as csv" then said there was nothing to export."""
+    await offline.handle(message("find viral tiktok videos about cats"))
+    searches = len(apify.runs_started)
+    await offline.handle(message("top 3 by likes"))
+    reply = await offline.handle(message("export those as csv"))
+
+    assert len(apify.runs_started) == searches
+    assert not reply.error
+    assert [f.suffix for f in reply.files] == [".csv"]
+
+
 async def test_ads_of_a_window_longer_than_every_period_are_of_any_time(offline) -> None:
     reply = await offline.handle(message("facebook ads about nike from the last 6 months"))
 

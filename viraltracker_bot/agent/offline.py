@@ -209,8 +209,13 @@ def _latest_platforms(instructions: str | None) -> list[str]:
 
 
 def _refines(intent: Intent) -> bool:
-    """A request that only narrows the latest search: a window, a count, a bound, no subject."""
-    bounds = (intent.hours_back, intent.limit, intent.min_views, intent.max_followers)
+    """A request that only narrows the latest search: a window or a bound, no subject.
+
+    A count alone ("top 3 by likes") is not searched again: the count is how many items a
+    search fetches before its filters, so three fetched often left none that passed, and the
+    thread's next "export those" then found nothing to export.
+    """
+    bounds = (intent.hours_back, intent.min_views, intent.max_followers)
     return not intent.has_subject and any(b is not None for b in bounds)
 
 
