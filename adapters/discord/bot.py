@@ -18,6 +18,7 @@ from adapters.discord.deliverer import DiscordDeliverer
 from adapters.discord.endpoints import point_discord_at, rest_client
 from adapters.discord.gate import Gate, GuardedCommandTree
 from adapters.discord.inbox import DiscordTurns
+from adapters.discord.log_tokens import hide_interaction_tokens
 from adapters.discord.messages import ThreadMessages
 from adapters.discord.render import NO_MENTIONS
 from adapters.discord.sessions import ThreadSessions, refuse_in_place
@@ -75,6 +76,7 @@ class DiscordBot:
         **client_options: Any,
     ) -> None:
         point_discord_at(settings)
+        hide_interaction_tokens()
         self.settings = settings
         self.db = db
         self.client = make_client(settings, **client_options)

@@ -497,7 +497,7 @@ async def test_rate_limits_are_waited_out_not_dropped(
     assert "bitcoin" in answer["content"].lower()
 
 
-async def test_the_bot_token_is_never_logged(
+async def test_no_token_is_logged(
     running_bot: RunningBot,
     runtime: Runtime,
     live_settings: Settings,
@@ -505,11 +505,19 @@ async def test_the_bot_token_is_never_logged(
     channel_id: int,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """Neither the bot token nor an interaction's (a credential for 15 minutes, which discord.py
+    printed at DEBUG in its requests' URLs and in the gateway's events)."""
     caplog.set_level(logging.DEBUG)
     async with running_bot(runtime.conversation, settings=live_settings, database=runtime.db):
-        await ask(fake, channel_id, "viral bitcoin tweets", "bitcoin")
+        interaction = await fake.slash(
+            "viral", "ask", {"query": "viral bitcoin tweets"}, channel_id=channel_id
+        )
+        await answer_in(fake, await thread_for(fake, channel_id, "bitcoin"))
     assert "discord.http" in caplog.text  # discord.py logged its requests at DEBUG...
-    assert fake.token not in caplog.text  # ...without the token
+    assert f"/interactions/{interaction.id}/<token>/callback" in caplog.text
+    assert "'token': '<token>'" in caplog.text  # ...and the gateway's INTERACTION_CREATE...
+    assert fake.token not in caplog.text  # ...without the bot token
+    assert interaction.token not in caplog.text  # ...nor the interaction's
 
 
 # --- /viral usage and export outside threads ----------------------------------------------------
