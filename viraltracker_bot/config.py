@@ -180,6 +180,13 @@ class Settings(BaseSettings):
     digest_poll_s: float = Field(
         30.0, ge=0, validation_alias=_env("VIRALTRACKER_DIGEST_POLL_S", "digest_poll_s")
     )
+    # The shortest time between two runs of one digest. Each run may start an actor (paid), and
+    # one more often than the search cache lasts (15 minutes) only posts the same results again.
+    digest_min_interval_s: float = Field(
+        900.0,
+        ge=0,
+        validation_alias=_env("VIRALTRACKER_DIGEST_MIN_INTERVAL_S", "digest_min_interval_s"),
+    )
 
     # --- reliability: the durable inbox, replicas -------------------------------------------
     # A message is stored before Slack is told it arrived, then worked under a lease that the

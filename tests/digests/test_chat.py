@@ -175,3 +175,18 @@ async def test_a_digest_twice_a_day_is_confirmed_with_both_times(
     assert reply.text.startswith("Scheduled digest #1: every weekday at 09:00 and 17:00 (UTC)")
     [row] = await repo.list_schedules(db)
     assert row.cron == "0 9,17 * * 1-5"
+
+
+async def test_a_digest_more_often_than_the_minimum_is_refused(
+    conversation: Conversation, db: Database
+) -> None:
+    """Each run may start a paid actor, and runs within the search cache's 15 minutes post the
+    same results again: "every 5 minutes" was accepted, from anyone."""
+    for words in ("every 5 minutes", "every 10 minutes"):
+        reply = await say(conversation, f"{words} post the top new TikToks about #ai here")
+        assert reply.text.startswith("I couldn't schedule that: that would post every "), words
+        assert "at most every 15 minutes" in reply.text
+    assert await repo.list_schedules(db) == []
+
+    reply = await say(conversation, "every 15 minutes post the top new TikToks about #ai here")
+    assert reply.text.startswith("Scheduled digest #1: every 15 minutes (UTC)")

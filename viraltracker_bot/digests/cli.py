@@ -232,6 +232,7 @@ async def _add(
             query=query,
             now=datetime.now(UTC),
             created_by=created_by or "cli",
+            min_interval_s=settings.digest_min_interval_s,
         )
     if as_json:
         out.print_json(json.dumps(schedule_json(row)))

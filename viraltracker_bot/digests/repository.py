@@ -17,6 +17,7 @@ from viraltracker_bot.digests.schedule import (
     DigestQuery,
     as_utc,
     check_even_steps,
+    check_not_too_often,
     next_run_after,
     normalise_cron,
     parse_channel,
@@ -57,11 +58,16 @@ async def create_schedule(
     created_by: str | None = None,
     workspace: str | None = None,
     description: str = "",
+    min_interval_s: float = 0.0,
 ) -> ScheduleRow:
-    """Validate and store a schedule; its first run is the first tick after `now`."""
+    """Validate and store a schedule; its first run is the first tick after `now`.
+
+    `min_interval_s`: runs may come no closer together (the digest_min_interval_s setting).
+    """
     cron = normalise_cron(cron)
     check_even_steps(cron)
     zone(timezone)
+    check_not_too_often(cron, timezone, min_interval_s, now)
     ref = parse_channel(channel)
     row = ScheduleRow(
         cron=cron,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -200,6 +201,31 @@ def check_even_steps(cron: str) -> None:
                 f"{'hour' if size == 60 else 'day'}, so the gaps would be uneven. "
                 f"Use a step that divides {size} ({divisors})."
             )
+
+
+def check_not_too_often(cron: str, timezone: str, min_interval_s: float, now: datetime) -> None:
+    """Refuse a digest whose runs come closer together than `min_interval_s` (at any time of
+    the day: '0-5 9 * * *' runs six times a minute apart, once a day)."""
+    if min_interval_s <= 0:
+        return
+    runs = upcoming_runs(cron, timezone, now, _RUNS_CHECKED)
+    gap_s = min((b - a).total_seconds() for a, b in itertools.pairwise(runs))
+    if gap_s < min_interval_s:
+        raise ValueError(
+            f"that would post every {_duration(gap_s)} at times, and a digest may run at most "
+            f"every {_duration(min_interval_s)}. Choose a longer interval."
+        )
+
+
+_RUNS_CHECKED = 64  # enough to see a day's closest runs, for any cron a person would write
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 60 or minutes % 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
 def _step(field: str) -> int | None:

@@ -141,6 +141,7 @@ async def schedule_digest(
             now=chat.clock(),
             created_by=chat.created_by,
             workspace=chat.workspace or None,
+            min_interval_s=chat.settings.digest_min_interval_s,
         )
     except ValueError as exc:
         return f"I couldn't schedule that: {exc}"
