@@ -184,7 +184,8 @@ async def test_a_digest_more_often_than_the_minimum_is_refused(
     same results again: "every 5 minutes" was accepted, from anyone."""
     for words in ("every 5 minutes", "every 10 minutes"):
         reply = await say(conversation, f"{words} post the top new TikToks about #ai here")
-        assert reply.text.startswith("I couldn't schedule that: that would post every "), words
+        minutes = words.removeprefix("every ")
+        assert reply.text.startswith(f"I couldn't schedule that: that would post {minutes} apart")
         assert "at most every 15 minutes" in reply.text
     assert await repo.list_schedules(db) == []
 

@@ -212,7 +212,7 @@ def check_not_too_often(cron: str, timezone: str, min_interval_s: float, now: da
     gap_s = min((b - a).total_seconds() for a, b in itertools.pairwise(runs))
     if gap_s < min_interval_s:
         raise ValueError(
-            f"that would post every {_duration(gap_s)} at times, and a digest may run at most "
+            f"that would post {_duration(gap_s)} apart, and a digest may run at most "
             f"every {_duration(min_interval_s)}. Choose a longer interval."
         )
 
