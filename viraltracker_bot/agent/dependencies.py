@@ -166,10 +166,14 @@ class ResultCache(BaseModel):
         latest = self.latest_turn()
         if len(latest) > 1:
             names = ", ".join(p.value for p in latest)
-            lines.append(f"- the latest search covered several platforms: {names}")
+            lines.append(f"{SEVERAL_PLATFORMS}: {names}")
         if self.last_analysis:
             lines.append(f"- cached analysis: {self.last_analysis.kind}")
         return lines
+
+
+SEVERAL_PLATFORMS = "- the latest search covered several platforms"
+"""The instructions' line naming the latest search's platforms (the offline router reads it)."""
 
 
 def _subject(query: PlatformQuery) -> frozenset[str]:

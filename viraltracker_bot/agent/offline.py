@@ -25,6 +25,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import ToolDefinition
 
+from viraltracker_bot.agent.dependencies import SEVERAL_PLATFORMS
 from viraltracker_bot.agent.intent import Intent, parse_intent
 
 OFFLINE_NOTE = (
@@ -32,7 +33,6 @@ OFFLINE_NOTE = (
     "from computed metrics._"
 )
 _CACHED = re.compile(r"^- cached (\w+): .*\[(\w+): ([^\]]*)\]$", re.MULTILINE)
-_SEVERAL = "- the latest search covered several platforms"
 DEFAULT_PLATFORMS = ("twitter", "tiktok", "youtube")
 """Searched when a request names a subject but no platform."""
 
@@ -185,7 +185,7 @@ def _orchestrate(
         return _call("ask_specialists", args, 0)
     if names:
         return _call(f"handoff_to_{names[0]}", {"request": prompt}, 0)
-    several = _SEVERAL in (info.instructions or "")
+    several = SEVERAL_PLATFORMS in (info.instructions or "")
     if intent.compare or intent.insights or intent.analyze or intent.chart:
         return _call("handoff_to_analysis", {"request": prompt}, 0)
     if several and intent.wants_export:  # "export those": every platform of the latest search
@@ -204,7 +204,7 @@ def _orchestrate(
 
 def _latest_platforms(instructions: str | None) -> list[str]:
     """The platforms of the latest search, when it covered several (from the instructions)."""
-    match = re.search(rf"^{re.escape(_SEVERAL)}: (.+)$", instructions or "", re.MULTILINE)
+    match = re.search(rf"^{re.escape(SEVERAL_PLATFORMS)}: (.+)$", instructions or "", re.MULTILINE)
     return [name.strip() for name in match.group(1).split(",")] if match else []
 
 
