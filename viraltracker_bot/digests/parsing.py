@@ -12,7 +12,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel
 
-from viraltracker_bot.digests.schedule import DigestQuery, normalise_cron
+from viraltracker_bot.digests.schedule import DigestQuery, normalise_cron, weekday_numbers
 from viraltracker_bot.platforms.models import Platform
 
 _DAYS = {"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
@@ -175,7 +175,7 @@ def _all_but(text: str, excluded: re.Match[str]) -> tuple[str | None, str]:
     field, words = _named_days(text[: excluded.start()] + " " + text[excluded.end() :])
     if field == "monthly":
         return field, words
-    days = set(range(7)) if field in (None, "*") else _day_numbers(field)
+    days = set(weekday_numbers(field or "*") or range(7))
     dropped = {_DAYS[w[:3]] for w in re.findall(_DAY_WORD, excluded.group(1))}
     if re.search(r"\bweekends?\b", excluded.group(1)):
         dropped |= {0, 6}
@@ -183,15 +183,6 @@ def _all_but(text: str, excluded: re.Match[str]) -> tuple[str | None, str]:
     if not kept or kept == sorted(days):
         return field, words
     return ",".join(str(d) for d in kept), f"{words} {excluded.group(0)}".strip()
-
-
-def _day_numbers(field: str) -> set[int]:
-    """'1-5' -> {1, 2, 3, 4, 5}; '0,6' -> {0, 6}."""
-    days: set[int] = set()
-    for part in field.split(","):
-        first, _, last = part.partition("-")
-        days.update(range(int(first), int(last or first) + 1))
-    return days
 
 
 def _named_days(text: str) -> tuple[str | None, str]:

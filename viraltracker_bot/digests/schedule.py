@@ -238,7 +238,9 @@ def _step(field: str) -> int | None:
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
 
-def _weekdays(field: str) -> list[int] | None:
+def weekday_numbers(field: str) -> list[int] | None:
+    """A cron weekday field as day numbers, Sunday 0: '1-5' -> [1, 2, 3, 4, 5]; '0,6' ->
+    [0, 6]; None when it is not plain numbers and ranges."""
     days: set[int] = set()
     for part in field.split(","):
         first, _, last = part.partition("-")
@@ -267,7 +269,7 @@ def describe_cron(cron: str) -> str:
         return f"every day {at}"
     if dom.isdigit() and dow == "*":
         return f"on day {dom} of every month {at}"
-    days = _weekdays(dow) if dom == "*" else None
+    days = weekday_numbers(dow) if dom == "*" else None
     if days == [1, 2, 3, 4, 5]:
         return f"every weekday {at}"
     if days == [0, 6]:
