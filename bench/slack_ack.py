@@ -21,7 +21,9 @@ Slack fake: signed events in, Web API calls recorded) and Apify (the Apify fake,
 
 Ack latency is measured at the sender, from POST to response, for signed `app_mention` events
 (each a new thread), in rounds that alternate the apps (so a change in the machine's load hits
-all three alike); between rounds the bots finish their answers. The ratio is of the p50s over
+them all alike); between rounds the bots finish their answers, and each round starts right after
+a burst to a fifth app, the warmer (bare, never measured): a VM idle for the seconds a bot took
+to finish made whichever app came next a fifth slower. The ratio is of the p50s over
 all rounds; each round's p50 against the bare app's round just before it is printed as well,
 as the spread that says how much one run's ratio means (on a shared two-core VM the bare app's
 own p50 moves by up to 2x from one round to the next). Beside each app's latency, the CPU time
@@ -81,6 +83,8 @@ EVENTS_PATH = "/slack/events"
 TOPICS = ["cats", "sourdough", "ai tools", "running", "espresso", "budget travel", "lego"]
 MODES = ("bare", "bare_again", "adapter", "bot")
 BARE = ("bare", "bare_again")  # acknowledge only: no answers to wait for
+WARMER = "warmer"  # a bare app, never measured: wakes the machine before each round
+WARM_UP_EVENTS = 50
 COMPARED = ("bare_again", "adapter", "bot")  # each beside the bare app
 STAND_IN_MODEL_REQUESTS = 3  # what one search costs the real core: orchestrator, specialist x2
 MODEL_LATENCY_S = 2.0  # a hosted model's request with tools: 1-5 s
@@ -126,6 +130,7 @@ def serve(args: argparse.Namespace) -> None:
     serving = {
         "bare": _serve_bare,
         "bare_again": _serve_bare,
+        WARMER: _serve_bare,
         "adapter": _serve_adapter,
         "bot": _serve_bot,
     }[args.serve]
@@ -533,17 +538,19 @@ async def _run(plan: Plan) -> dict[str, Any]:
         try:
             async with SlackFake() as slack, ApifyFake(latency_s=plan.actor_latency_s) as apify:
                 apps = {mode: AppProcess(mode, plan, slack, apify) for mode in MODES}
+                warmer = AppProcess(WARMER, plan, slack, apify)
+                everyone = [*apps.values(), warmer]
                 try:
-                    await asyncio.gather(*(a.start(databases, work) for a in apps.values()))
+                    await asyncio.gather(*(a.start(databases, work) for a in everyone))
                     for app in apps.values():  # first requests: auth.test, imports, pools
                         warm = await send_burst(app, slack, 3, 3, first=100_000)
                         if app.mode not in BARE:
                             await answered(slack, warm)
                             await idle(app)
-                    ack = await _ack_phase(plan, slack, apps)
+                    ack = await _ack_phase(plan, slack, apps, warmer)
                     e2e = await _e2e_phase(plan, slack, apps)
                 finally:
-                    await asyncio.gather(*(a.stop() for a in apps.values()))
+                    await asyncio.gather(*(a.stop() for a in everyone))
         finally:
             await databases.drop()
     return {
@@ -555,7 +562,9 @@ async def _run(plan: Plan) -> dict[str, Any]:
     }
 
 
-async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) -> dict[str, Any]:
+async def _ack_phase(
+    plan: Plan, slack: SlackFake, apps: dict[str, AppProcess], warmer: AppProcess
+) -> dict[str, Any]:
     """The ack measurement `plan.repeat` times over; each figure is the median of the times.
 
     One measurement of 500 events is about 0.3 s of each app's acks (rounds of 100 take about
@@ -563,7 +572,7 @@ async def _ack_phase(plan: Plan, slack: SlackFake, apps: dict[str, AppProcess]) 
     repetition's own figures are kept beside the medians.
     """
     started = _cpu_times()
-    repetitions = [await _ack_repetition(plan, slack, apps, k) for k in range(plan.repeat)]
+    repetitions = [await _ack_repetition(plan, slack, apps, warmer, k) for k in range(plan.repeat)]
     results: dict[str, Any] = {
         "events": plan.ack_events,
         "concurrency": plan.ack_concurrency,
@@ -595,9 +604,21 @@ def _median_of(values: Iterable[float | None]) -> float | None:
 
 
 async def _ack_repetition(
-    plan: Plan, slack: SlackFake, apps: dict[str, AppProcess], repetition: int
+    plan: Plan,
+    slack: SlackFake,
+    apps: dict[str, AppProcess],
+    warmer: AppProcess,
+    repetition: int,
 ) -> dict[str, Any]:
-    """`plan.ack_events` events per app, in rounds that alternate the apps."""
+    """`plan.ack_events` events per app, in rounds that alternate the apps.
+
+    Each round starts on a machine just woken by a burst of events to the warmer (a bare app
+    that is never measured): after the seconds of idling while the bots finish their answers,
+    the first app measured was slower by a fifth. Two identical bare apps, one of them measured
+    after 8 s of idling, gave 1.20 and 1.23 (1.00 without the idling, 1.03 with it and the
+    warmer); here the real core's rounds came after the waiting core's answers (16 s of
+    sleeping), the bare app's after the real core's (busy to the end).
+    """
     latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
     round_p50s: dict[str, list[float]] = {mode: [] for mode in MODES}
     cpu_ns: dict[str, list[int | None]] = {mode: [] for mode in MODES}
@@ -606,6 +627,7 @@ async def _ack_repetition(
         first = repetition * plan.ack_events + r * per_round
         for mode, app in apps.items():
             count = min(per_round, plan.ack_events - r * per_round)
+            await send_burst(warmer, slack, WARM_UP_EVENTS, plan.ack_concurrency, first=first)
             cpu_before = app.cpu_ns()
             sent = await send_burst(app, slack, count, plan.ack_concurrency, first=first)
             cpu_ns[mode].append(_spent(cpu_before, app.cpu_ns()))
@@ -779,7 +801,7 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, help="times the ack measurement is made (default 3; quick 1)"
     )
-    parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=(*MODES, WARMER), help=argparse.SUPPRESS)
     for name in ("port", "slack-url", "bot-token", "signing-secret", "apify-url", "apify-token"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--export-dir", help=argparse.SUPPRESS)
