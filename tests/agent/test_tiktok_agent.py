@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
 from tests.agent.support import Script, call, echo
 from tests.fakes.apify import ApifyFake
@@ -136,3 +138,70 @@ async def test_a_creator_with_no_videos_gets_a_check_the_handle_reply(
     assert "TikTok user 'nobody_zzqx'" in result.output
     assert "the search itself found no videos" in result.output
     assert "Check the handle's spelling" in result.output
+
+
+def serve_like_the_actor(apify: ApifyFake, videos: list[dict]) -> None:
+    """Serve what clockworks/tiktok-scraper would: the first `resultsPerPage` videos."""
+    apify.set_items(
+        "clockworks/tiktok-scraper", lambda _actor, run_input: videos[: run_input["resultsPerPage"]]
+    )
+
+
+def recent_videos(count: int, views: Callable[[int], int], author: str = "") -> list[dict]:
+    """`count` videos by small creators (or by `author`), newest first (one an hour), video `i`
+    with `views(i)` views."""
+    now = int(time.time())
+    return [
+        tiktok_video(
+            id=str(7300000000000000000 + i),
+            webVideoUrl=None,
+            playCount=views(i),
+            createTime=now - 3600 * (i + 1),
+            createTimeISO=None,
+            authorMeta={"name": author or f"creator{i}", "fans": 5_000},
+        )
+        for i in range(count)
+    ]
+
+
+def shown_videos(output: str) -> list[int]:
+    """Which of `recent_videos` the reply lists, in its order."""
+    return [int(v) - 7300000000000000000 for v in re.findall(r"/video/(\d+)", output)]
+
+
+async def test_top_five_are_the_five_most_viewed_of_a_pool_of_fifty(
+    make_deps, apify: ApifyFake
+) -> None:
+    # every fourth video is viral (100K+ views), the later ones the more viewed
+    videos = recent_videos(60, lambda i: 100_000 + i * 1_000 if i % 4 == 0 else 5_000)
+    serve_like_the_actor(apify, videos)
+    script = Script({"tiktok": [call("search_tiktok", {"keywords": "cats", "count": 5}), echo()]})
+
+    result = await tiktok_agent.run("top 5 viral tiktoks about cats", deps=make_deps(script.model))
+
+    [run] = apify.runs_started
+    assert run.run_input["resultsPerPage"] == 50  # not 5: the filters and ranking need a pool
+    assert "(limit 5, last 240h, 100,000+ views, authors ≤50,000 followers): 5 videos" in (
+        result.output
+    )
+    # the 13 viral videos among the 50 are 0, 4, ..., 48: the top 5 by views are the last five
+    assert shown_videos(result.output) == [48, 44, 40, 36, 32]
+    assert "the filters removed 37 of the 50 videos found" in result.output
+    assert "for more, ask" not in result.output  # five were asked for, five are shown
+
+
+async def test_a_creators_last_five_are_their_five_newest_not_a_pool(
+    make_deps, apify: ApifyFake
+) -> None:
+    # older videos have more views: ranking a larger pool would show old ones
+    serve_like_the_actor(apify, recent_videos(60, lambda i: 1_000 * (i + 1), author="nasa"))
+    script = Script(
+        {"tiktok": [call("scrape_tiktok_user", {"username": "@nasa", "count": 5}), echo()]}
+    )
+
+    result = await tiktok_agent.run("@nasa's last 5 tiktoks", deps=make_deps(script.model))
+
+    [run] = apify.runs_started
+    assert run.run_input["resultsPerPage"] == 5
+    assert "TikTok user 'nasa' (limit 5): 5 videos" in result.output
+    assert sorted(shown_videos(result.output)) == [0, 1, 2, 3, 4]

@@ -64,10 +64,23 @@ def test_item_counts_respect_the_per_run_cap() -> None:
     assert run_input(facebook.search_query("x", count=500), cfg)["count"] == 120
 
 
+def test_searches_ask_for_a_pool_to_filter_and_rank_latest_n_asks_for_n(cfg: Settings) -> None:
+    """'Top 5' is ranked from what the actor returns; a creator's last 5 are 5."""
+    assert run_input(tiktok.search_query("cats", count=5), cfg)["resultsPerPage"] == 50
+    assert run_input(tiktok.hashtag_query("cats", count=5), cfg)["resultsPerPage"] == 50
+    assert run_input(tiktok.user_query("nasa", count=5), cfg)["resultsPerPage"] == 5
+    assert run_input(twitter.search_query("cats", limit=5), cfg)["maxItems"] == 50
+
+
+def test_the_pool_stays_within_the_per_run_cap() -> None:
+    cfg = Settings(_env_file=None, apify_token=None, max_items_per_run=20)  # type: ignore[call-arg]
+    assert run_input(tiktok.search_query("cats", count=5), cfg)["resultsPerPage"] == 20
+
+
 def test_tiktok_search_hashtag_and_profile(cfg: Settings) -> None:
-    search = run_input(tiktok.search_query("study tips, focus", count=30), cfg)
+    search = run_input(tiktok.search_query("study tips, focus", count=80), cfg)
     assert search["searchQueries"] == ["study tips", "focus"]
-    assert search["resultsPerPage"] == 30
+    assert search["resultsPerPage"] == 80
     assert search["shouldDownloadVideos"] is False
     tags = run_input(tiktok.hashtag_query("#productivity"), cfg)
     assert tags["hashtags"] == ["productivity"] and "searchQueries" not in tags

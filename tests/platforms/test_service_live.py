@@ -171,6 +171,20 @@ async def test_cache_reapplies_different_filters_to_the_same_scrape(
     assert len(loose.posts) > len(strict.posts)
 
 
+async def test_a_top_five_reads_the_cached_run_of_the_same_fifty_item_search(
+    services: PlatformServices, apify: ApifyFake
+) -> None:
+    budget = RunBudget(5)
+    unfiltered = {"min_views": None, "max_followers": None}
+    fifty = await services.run(tiktok.search_query("ai tools", **unfiltered), budget=budget)
+    five = await services.run(tiktok.search_query("ai tools", 5, **unfiltered), budget=budget)
+
+    assert apify.run_count == 1 and budget.used == 1 and five.from_cache
+    assert len(fifty.posts) > 5
+    assert [p.platform_id for p in five.posts] == [p.platform_id for p in fifty.posts[:5]]
+    assert five.scraped == fifty.scraped == 50
+
+
 async def test_concurrent_identical_searches_share_one_run(
     services: PlatformServices, apify: ApifyFake
 ) -> None:

@@ -54,6 +54,25 @@ def split_terms(text: str) -> list[str]:
     return clean_terms(text.split(","))
 
 
+POOL = 50
+"""Items a keyword or hashtag search asks for at least, whatever its limit (the default count)."""
+
+POOLED_KINDS: frozenset[QueryKind] = frozenset({"search", "hashtag"})
+"""Searches whose posts are filtered and ranked before they are cut to the limit."""
+
+
+def pool_size(query: PlatformQuery, settings: Settings) -> int:
+    """How many items a query needs before its filters and ranking run, within the per-run cap.
+
+    "Top 5 viral TikToks about cats" ranks and filters what the actor returns: asking for 5 left
+    fewer than 5 (often none) and never the top 5 of anything, so a search asks for at least
+    `POOL`. A creator's or page's latest N are exactly N: more would cost more and, ranked by
+    views, turn "the last 5" into "the 5 most viewed of the last 50".
+    """
+    wanted = max(query.limit, POOL) if query.kind in POOLED_KINDS else query.limit
+    return min(wanted, settings.max_items_per_run)
+
+
 def item_count(query: PlatformQuery, settings: Settings, minimum: int = 1) -> int:
-    """How many items to ask the actor for: the query's limit, within the per-run cap."""
-    return max(minimum, min(query.limit, settings.max_items_per_run))
+    """How many items to ask the actor for: the query's pool, at least the actor's minimum."""
+    return max(minimum, pool_size(query, settings))

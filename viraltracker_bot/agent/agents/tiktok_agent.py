@@ -65,7 +65,7 @@ async def search_tiktok(
 
     Args:
         keywords: comma-separated alternatives, e.g. "morning routine, productivity".
-        count: how many videos to fetch.
+        count: how many of the best videos to return (at least 50 are fetched to rank).
         min_views: keep videos with at least this many views (default 100K; 0 = no minimum).
         max_days: only videos from the last this many days.
         max_followers: keep creators with at most this many followers (default 50K; 0 = any).
@@ -88,7 +88,7 @@ async def search_tiktok_hashtag(
 
     Args:
         hashtag: the hashtag, with or without "#" (comma-separate several).
-        count: how many videos to fetch.
+        count: how many of the best videos to return (at least 50 are fetched to rank).
         min_views: keep videos with at least this many views (default 100K; 0 = no minimum).
         max_days: only videos from the last this many days.
         max_followers: keep creators with at most this many followers (default 50K; 0 = any).
