@@ -69,12 +69,17 @@ def test_searches_ask_for_a_pool_to_filter_and_rank_latest_n_asks_for_n(cfg: Set
     assert run_input(tiktok.search_query("cats", count=5), cfg)["resultsPerPage"] == 50
     assert run_input(tiktok.hashtag_query("cats", count=5), cfg)["resultsPerPage"] == 50
     assert run_input(tiktok.user_query("nasa", count=5), cfg)["resultsPerPage"] == 5
+    shorts = run_input(youtube.search_query("cats", max_shorts=5), cfg)
+    assert (shorts["maxResultsShorts"], shorts["maxResults"]) == (50, 0)
+    mixed = run_input(youtube.search_query("cats", max_shorts=3, max_videos=2), cfg)
+    assert (mixed["maxResultsShorts"], mixed["maxResults"]) == (30, 20)  # the same 50 in all
     assert run_input(twitter.search_query("cats", limit=5), cfg)["maxItems"] == 50
 
 
 def test_the_pool_stays_within_the_per_run_cap() -> None:
     cfg = Settings(_env_file=None, apify_token=None, max_items_per_run=20)  # type: ignore[call-arg]
     assert run_input(tiktok.search_query("cats", count=5), cfg)["resultsPerPage"] == 20
+    assert run_input(youtube.search_query("cats", max_shorts=5), cfg)["maxResultsShorts"] == 20
 
 
 def test_tiktok_search_hashtag_and_profile(cfg: Settings) -> None:

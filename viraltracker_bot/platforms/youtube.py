@@ -9,7 +9,7 @@ from typing import Any
 from viraltracker_bot.config import Settings
 from viraltracker_bot.platforms.models import Platform, PlatformQuery, Post
 from viraltracker_bot.platforms.normalise import ItemShape
-from viraltracker_bot.platforms.spec import PlatformSpec, clean_terms, split_terms
+from viraltracker_bot.platforms.spec import PlatformSpec, clean_terms, pool_size, split_terms
 
 DATE_FILTERS = ((1, "today"), (7, "week"), (31, "month"), (365, "year"))
 """The actor's upload-date buckets: the smallest one that covers the requested days is used."""
@@ -42,15 +42,16 @@ def search_query(
 
 def build_input(query: PlatformQuery, settings: Settings, _now: datetime) -> dict[str, Any]:
     """Counts are per search term; the date bucket is coarse, the exact age is filtered later."""
-    cap = settings.max_items_per_run
     shorts = query.options.get("max_shorts")
     videos = query.options.get("max_videos")
     if shorts is None and videos is None:
         shorts, videos = query.limit, 0
+    # a pool to filter and rank, shared between Shorts and videos as the query shares its limit
+    pool, limit = pool_size(query, settings), max(1, query.limit)
     run_input: dict[str, Any] = {
         "searchQueries": clean_terms(query.terms),
-        "maxResults": min(int(videos or 0), cap),
-        "maxResultsShorts": min(int(shorts or 0), cap),
+        "maxResults": _pooled(videos, pool, limit, settings),
+        "maxResultsShorts": _pooled(shorts, pool, limit, settings),
         "maxResultStreams": 0,
     }
     date_filter = _date_filter(query.hours_back)
@@ -59,6 +60,14 @@ def build_input(query: PlatformQuery, settings: Settings, _now: datetime) -> dic
     if query.sort:
         run_input["sortingOrder"] = query.sort
     return run_input
+
+
+def _pooled(count: Any, pool: int, limit: int, settings: Settings) -> int:
+    """A requested count grown to its share of the search's pool (never shrunk), within the
+    per-run cap; zero stays zero (no long videos asked for, none fetched)."""
+    wanted = int(count or 0)
+    grown = -(-wanted * pool // limit) if pool > limit else wanted
+    return min(grown, settings.max_items_per_run)
 
 
 def _date_filter(hours_back: int | None) -> str | None:

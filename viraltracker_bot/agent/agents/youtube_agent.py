@@ -37,8 +37,9 @@ async def search_youtube(
 
     Args:
         keywords: comma-separated alternatives, e.g. "sourdough, bread baking".
-        max_shorts: how many Shorts to fetch (default 100).
-        max_videos: how many regular videos to fetch (default 0).
+        max_shorts: how many Shorts are wanted (default 100).
+        max_videos: how many regular videos are wanted (default 0). The best max_shorts +
+            max_videos are returned, ranked from at least 50 fetched.
         days_back: only videos uploaded in the last this many days.
         min_views: keep videos with at least this many views (default 100K; 0 = no minimum).
         max_subscribers: keep channels with at most this many subscribers (default 50K; 0 = any).
