@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import re
 
 from tests.agent.support import Script, call, echo
 from tests.fakes.apify import ApifyFake
+from tests.platforms.payloads import facebook_ad
 from viraltracker_bot.agent.agents.facebook_agent import facebook_agent
 from viraltracker_bot.agent.dependencies import SharedFilters
 
@@ -104,3 +106,55 @@ async def test_a_one_day_comparison_asks_the_ad_library_for_one_day(
     [run] = apify.runs_started
     assert run.run_input["period"] == "last24h"
     assert "(limit 50, last 24h)" in result.output
+
+
+def ads_running_longer_down_the_list(count: int) -> list[dict]:
+    """`count` inactive ads in the Ad Library's order; ad `i` ran `i + 1` days."""
+    start = 1_700_000_000
+    return [
+        facebook_ad(
+            ad_archive_id=str(1000 + i),
+            ad_library_url=f"https://www.facebook.com/ads/library/?id={1000 + i}",
+            is_active=False,
+            start_date=start,
+            end_date=start + (i + 1) * 86_400,
+        )
+        for i in range(count)
+    ]
+
+
+def serve_like_the_actor(apify: ApifyFake, ads: list[dict]) -> None:
+    """Serve what the actor would: the first `count` ads."""
+    apify.set_items(
+        "curious_coder/facebook-ads-library-scraper",
+        lambda _a, run_input: ads[: run_input["count"]],
+    )
+
+
+def shown_ads(output: str) -> list[int]:
+    return [int(i) - 1000 for i in re.findall(r"library/\?id=(\d+)", output)]
+
+
+async def test_top_five_ads_are_the_longest_running_of_a_pool(make_deps, apify: ApifyFake) -> None:
+    serve_like_the_actor(apify, ads_running_longer_down_the_list(60))
+    args = {"keyword_or_url": "meal kit", "count": 5}
+    script = Script({"facebook": [call("search_facebook_ads", args), echo()]})
+
+    result = await facebook_agent.run("top 5 meal kit ads", deps=make_deps(script.model))
+
+    [run] = apify.runs_started
+    assert run.run_input["count"] == 50
+    assert "search 'meal kit' (limit 5, last 720h): 5 ads (0 active, 5 inactive)" in result.output
+    assert shown_ads(result.output) == [49, 48, 47, 46, 45]  # 50, 49, ... days running
+
+
+async def test_a_pages_five_ads_are_asked_for_as_five(make_deps, apify: ApifyFake) -> None:
+    serve_like_the_actor(apify, ads_running_longer_down_the_list(60))
+    args = {"page": "HelloFresh", "count": 5}
+    script = Script({"facebook": [call("scrape_facebook_page_ads", args), echo()]})
+
+    result = await facebook_agent.run("5 of HelloFresh's ads", deps=make_deps(script.model))
+
+    [run] = apify.runs_started
+    assert run.run_input["count"] == 5
+    assert sorted(shown_ads(result.output)) == [0, 1, 2, 3, 4]

@@ -65,7 +65,7 @@ def test_item_counts_respect_the_per_run_cap() -> None:
 
 
 def test_searches_ask_for_a_pool_to_filter_and_rank_latest_n_asks_for_n(cfg: Settings) -> None:
-    """'Top 5' is ranked from what the actor returns; a creator's last 5 are 5."""
+    """'Top 5' is ranked from what the actor returns; a creator's or page's last 5 are 5."""
     assert run_input(tiktok.search_query("cats", count=5), cfg)["resultsPerPage"] == 50
     assert run_input(tiktok.hashtag_query("cats", count=5), cfg)["resultsPerPage"] == 50
     assert run_input(tiktok.user_query("nasa", count=5), cfg)["resultsPerPage"] == 5
@@ -73,6 +73,8 @@ def test_searches_ask_for_a_pool_to_filter_and_rank_latest_n_asks_for_n(cfg: Set
     assert (shorts["maxResultsShorts"], shorts["maxResults"]) == (50, 0)
     mixed = run_input(youtube.search_query("cats", max_shorts=3, max_videos=2), cfg)
     assert (mixed["maxResultsShorts"], mixed["maxResults"]) == (30, 20)  # the same 50 in all
+    assert run_input(facebook.search_query("meal kit", count=5), cfg)["count"] == 50
+    assert run_input(facebook.page_query("HelloFresh", count=5), cfg)["count"] == 5
     assert run_input(twitter.search_query("cats", limit=5), cfg)["maxItems"] == 50
 
 
@@ -80,6 +82,7 @@ def test_the_pool_stays_within_the_per_run_cap() -> None:
     cfg = Settings(_env_file=None, apify_token=None, max_items_per_run=20)  # type: ignore[call-arg]
     assert run_input(tiktok.search_query("cats", count=5), cfg)["resultsPerPage"] == 20
     assert run_input(youtube.search_query("cats", max_shorts=5), cfg)["maxResultsShorts"] == 20
+    assert run_input(facebook.search_query("meal kit", count=5), cfg)["count"] == 20
 
 
 def test_tiktok_search_hashtag_and_profile(cfg: Settings) -> None:

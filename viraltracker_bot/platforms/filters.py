@@ -1,10 +1,10 @@
-"""The viral filters applied after a scrape: views, author size, age; then the ranking."""
+"""The viral filters applied after a scrape: views, author size, age; then the ranking and cut."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from viraltracker_bot.platforms.models import PlatformQuery, Post
+from viraltracker_bot.platforms.models import Ad, PlatformQuery, Post
 
 
 def failed_filter(post: Post, query: PlatformQuery, now: datetime) -> str | None:
@@ -54,3 +54,11 @@ def viral_posts(posts: list[Post], query: PlatformQuery, now: datetime) -> list[
     else:
         kept.sort(key=lambda p: p.views if p.views is not None else -1, reverse=True)
     return kept[: max(0, query.limit)]
+
+
+def longest_running(ads: list[Ad], query: PlatformQuery) -> list[Ad]:
+    """The query's limit of ads, longest-running first: a search asks the Ad Library for a pool
+    (see `spec.pool_size`), and its top N are the ads advertisers kept paying for longest, not
+    the first N the library happened to list."""
+    ranked = sorted(ads, key=lambda ad: ad.days_running or 0, reverse=True)
+    return ranked[: max(0, query.limit)]

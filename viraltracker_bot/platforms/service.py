@@ -15,7 +15,7 @@ from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Progress
 from viraltracker_bot.platforms.apify import ActorRunner, RunBudget
 from viraltracker_bot.platforms.catalog import spec_for
-from viraltracker_bot.platforms.filters import filtered_out, viral_posts
+from viraltracker_bot.platforms.filters import filtered_out, longest_running, viral_posts
 from viraltracker_bot.platforms.models import PlatformQuery, SearchResult
 from viraltracker_bot.platforms.normalise import Normalised, normalise_items
 from viraltracker_bot.platforms.sandbox import sandbox_items
@@ -125,7 +125,7 @@ class PlatformServices:
         return SearchResult(
             query=query,
             posts=viral_posts(posts, query, now),
-            ads=ads[: query.limit],
+            ads=longest_running(ads, query),
             scraped=row.item_count,
             filtered_out=filtered_out(posts, query, now),
             skipped=row.skipped,
@@ -156,7 +156,7 @@ class PlatformServices:
         return SearchResult(
             query=query,
             posts=viral_posts(found.posts, query, now),
-            ads=found.ads[: query.limit],
+            ads=longest_running(found.ads, query),
             scraped=len(fetched.items),
             filtered_out=filtered_out(found.posts, query, now),
             skipped=found.skipped,

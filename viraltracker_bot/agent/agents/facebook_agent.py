@@ -40,7 +40,7 @@ async def search_facebook_ads(
     Args:
         keyword_or_url: a keyword ("meal kit") or a facebook.com/ads/library/ URL.
         period: how recent the ads are ("" = any time).
-        count: how many ads to fetch.
+        count: how many of the longest-running ads to return (at least 50 are fetched to rank).
         active_status: "all", "active" or "inactive".
         country: two-letter country code, or "ALL".
     """
