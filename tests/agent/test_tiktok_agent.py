@@ -205,3 +205,16 @@ async def test_a_creators_last_five_are_their_five_newest_not_a_pool(
     assert run.run_input["resultsPerPage"] == 5
     assert "TikTok user 'nasa' (limit 5): 5 videos" in result.output
     assert sorted(shown_videos(result.output)) == [0, 1, 2, 3, 4]
+
+
+async def test_three_asked_for_and_shown_are_not_called_too_few(
+    make_deps, apify: ApifyFake
+) -> None:
+    serve_like_the_actor(apify, recent_videos(60, lambda i: 100_000 + i if i % 4 == 0 else 5_000))
+    script = Script({"tiktok": [call("search_tiktok", {"keywords": "cats", "count": 3}), echo()]})
+
+    result = await tiktok_agent.run("top 3 viral tiktoks about cats", deps=make_deps(script.model))
+
+    assert ": 3 videos, top 3 by views:" in result.output
+    assert "the filters removed 37 of the 50 videos found" in result.output
+    assert "for more, ask" not in result.output  # 13 passed: the 3 shown are the 3 asked for

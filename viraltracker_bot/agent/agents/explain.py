@@ -88,7 +88,8 @@ def empty_posts(result: SearchResult, noun: str) -> str:
 
 
 def thinned(result: SearchResult, noun: str) -> str | None:
-    """When filters removed posts: how many and why; with few left, what to ask to see more."""
+    """When filters removed posts: how many and why; with fewer left than asked for (and few),
+    what to ask to see more."""
     counts = result.filtered_out
     removed = sum(counts.values())
     if not removed or not result.posts:
@@ -99,7 +100,8 @@ def thinned(result: SearchResult, noun: str) -> str | None:
         f"the filters removed {removed} of the {found} {noun} found: "
         f"{_sentence(_reasons(result.query, counts))}"
     )
-    if len(result.posts) < FEW:
+    # a search ranks a pool and cuts it to the limit: 3 shown of "top 3" are not too few
+    if len(result.posts) < min(FEW, result.query.limit):
         note += f"; for more, ask for {_sentence(widening(result.query, counts), 'or')}"
     return note
 
