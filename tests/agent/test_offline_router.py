@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 
 import pytest
 
@@ -108,6 +109,41 @@ def test_numbers_in_words_are_read(request_text: str, min_views: int) -> None:
 
     assert intent.min_views == min_views
     assert intent.terms == ["cooking"]
+
+
+@pytest.mark.parametrize(
+    ("request_text", "terms"),
+    [
+        ("find viral tweets about the 2024 election", ["2024 election"]),
+        ("iphone 15 reviews on youtube", ["iphone 15 reviews"]),
+        ("top 10 tiktoks about covid 19 in the last 3 days", ["covid 19"]),
+        ("tweets about bitcoin from 3 days ago", ["bitcoin"]),
+    ],
+)
+def test_numbers_of_the_subject_are_kept(request_text: str, terms: list[str]) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.terms == terms
+
+
+@pytest.mark.parametrize(
+    "words", ["tiktoks about cats from {year}", "Since {year}: cats on tiktok"]
+)
+def test_a_year_after_from_is_a_window_not_a_keyword(words: str) -> None:
+    this_year = datetime.now(UTC).year
+    intent = parse_intent(words.format(year=this_year), registry.platform_words())
+
+    assert intent.terms == ["cats"]
+    assert intent.hours_back is not None and intent.hours_back <= 8784
+
+
+async def test_a_number_in_the_subject_is_searched(offline, apify: ApifyFake) -> None:
+    await offline.handle(message("find viral tweets about the 2024 election"))
+    await offline.handle(message("iphone 15 reviews on youtube"))
+
+    tweets, videos = apify.runs_started
+    assert tweets.run_input["searchTerms"][0].startswith("2024 election ")
+    assert videos.run_input["searchQueries"] == ["iphone 15 reviews"]
 
 
 @pytest.mark.parametrize(

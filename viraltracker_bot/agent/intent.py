@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
@@ -69,6 +71,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "relative": re.compile(
         rf"\b(?:from\s+|in\s+the\s+)?({'|'.join(_RELATIVE_HOURS)})\b", re.IGNORECASE
+    ),
+    "ago": re.compile(rf"\b(?:from\s+)?(\d+)\s*({'|'.join(_UNIT_HOURS)})\s+ago\b", re.IGNORECASE),
+    "year": re.compile(
+        r"\b(?:from|since|in|during)\s+(?:the\s+year\s+)?((?:19|20)\d\d)\b", re.IGNORECASE
     ),
     "min_views": re.compile(
         rf"\b(?:at\s+least|over|more\s+than|above|min(?:imum)?|>=?)\s*{_NUMBER}\s*(?:\+\s*)?views?\b"
@@ -273,16 +279,39 @@ def _has(words: set[str], lowered: str, tokens: set[str]) -> bool:
     return any((w in tokens) if " " not in w else (w in lowered) for w in words)
 
 
-def _read_numbers(intent: Intent, text: str) -> str:
-    """Fill time window, limit, view and follower bounds; return the text without them."""
+def _read_window(intent: Intent, text: str) -> str:
+    """Fill the time window from the first way of saying one; return the text without it."""
     match, text = _take(_PATTERNS["hours"], text)
     if match:  # no number: one of the unit ("in the last hour", "the past day")
         count = int(match.group(1)) if match.group(1) else 1
         intent.hours_back = count * _UNIT_HOURS[match.group(2).lower()]
-    else:
-        match, text = _take(_PATTERNS["relative"], text)
-        if match:
-            intent.hours_back = _RELATIVE_HOURS[match.group(1).lower()]
+        return text
+    match, text = _take(_PATTERNS["relative"], text)
+    if match:
+        intent.hours_back = _RELATIVE_HOURS[match.group(1).lower()]
+        return text
+    match, text = _take(_PATTERNS["ago"], text)
+    if match:  # "from 3 days ago": since then
+        intent.hours_back = int(match.group(1)) * _UNIT_HOURS[match.group(2).lower()]
+        return text
+    match, text = _take(_PATTERNS["year"], text)
+    if match:
+        intent.hours_back = _hours_since_year(int(match.group(1)))
+    return text
+
+
+def _hours_since_year(year: int) -> int | None:
+    """'from 2024': a window back to that year's first day. A window ends now, so a past year
+    comes with what followed it; a year to come is no window (None)."""
+    now = datetime.now(UTC)
+    if year > now.year:
+        return None
+    return max(1, math.ceil((now - datetime(year, 1, 1, tzinfo=UTC)).total_seconds() / 3600))
+
+
+def _read_numbers(intent: Intent, text: str) -> str:
+    """Fill time window, limit, view and follower bounds; return the text without them."""
+    text = _read_window(intent, text)
     match, text = _take(_PATTERNS["min_views"], text)
     if match:
         value, suffix = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
@@ -340,15 +369,16 @@ def _word_pattern(word: str) -> re.Pattern[str]:
 
 
 def _keywords(text: str, drop: set[str]) -> list[str]:
-    """What is left once every known word is gone: the subject, split on commas and 'or'."""
+    """What is left once every known word is gone: the subject, split on commas and 'or'.
+
+    Numbers stay ('the 2024 election', 'iphone 15'): counts, windows, bounds and positions
+    were read and blanked out by `_read_numbers` before, so a number left is the subject's."""
     terms: list[str] = []
     for segment in _SPLIT.split(text):
         words = [
             w.strip(".'-")
             for w in _WORD.findall(segment)
-            if w.lower().strip(".'-") not in STOPWORDS
-            and w.lower().strip(".'-") not in drop
-            and not w.isdigit()
+            if w.lower().strip(".'-") not in STOPWORDS and w.lower().strip(".'-") not in drop
         ]
         phrase = " ".join(w for w in words if w)
         if phrase and phrase.lower() not in {t.lower() for t in terms}:
