@@ -147,6 +147,41 @@ async def test_a_number_in_the_subject_is_searched(offline, apify: ApifyFake) ->
 
 
 @pytest.mark.parametrize(
+    ("request_text", "min_likes"),
+    [
+        ("tweets about bitcoin with over 10k likes", 10_000),
+        ("bitcoin tweets with at least 5000 likes", 5_000),
+        ("tweets about bitcoin with more than 1k likes", 1_000),
+        ("bitcoin tweets 2k+ likes", 2_000),
+    ],
+)
+def test_a_likes_minimum_is_read_not_searched(request_text: str, min_likes: int) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert intent.min_likes == min_likes
+    assert intent.terms == ["bitcoin"]
+
+
+async def test_a_likes_minimum_is_sent_to_twitter(offline, apify: ApifyFake) -> None:
+    reply = await offline.handle(message("find bitcoin tweets with over 10k likes"))
+
+    assert not reply.error
+    [run] = apify.runs_started
+    assert run.run_input["searchTerms"][0].startswith("bitcoin since:")
+    assert "min_faves:10000" in run.run_input["searchTerms"][0]
+    assert "only tweets with 10,000+ likes" in reply.text
+
+
+async def test_a_likes_minimum_a_platform_cannot_apply_is_said(offline, apify: ApifyFake) -> None:
+    reply = await offline.handle(message("find tiktoks about cats with more than 1k likes"))
+
+    assert not reply.error
+    assert apify.runs_started[0].run_input["searchQueries"] == ["cats"]
+    assert "TikTok search 'cats'" in reply.text
+    assert "Not applied: over 1,000 likes" in reply.text
+
+
+@pytest.mark.parametrize(
     ("request_text", "handle"),
     [
         ("show me the latest tweets from @nasa.", "nasa"),

@@ -81,6 +81,11 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         rf"|\b{_NUMBER}\s*\+?\s*views?\b",
         re.IGNORECASE,
     ),
+    "min_likes": re.compile(
+        rf"\b(?:at\s+least|over|more\s+than|above|min(?:imum)?|>=?)\s*{_NUMBER}\s*(?:\+\s*)?likes?\b"
+        rf"|\b{_NUMBER}\s*\+?\s*likes?\b",
+        re.IGNORECASE,
+    ),
     "max_followers": re.compile(
         rf"\b(?:under|below|less\s+than|fewer\s+than|at\s+most|max(?:imum)?|<=?)\s*{_NUMBER}\s*"
         r"(?:followers|subscribers|subs|fans)\b",
@@ -229,6 +234,7 @@ class Intent(BaseModel):
     limit: int | None = None
     hours_back: int | None = None
     min_views: int | None = None
+    min_likes: int | None = Field(None, description="'over 10k likes'")
     max_followers: int | None = None
     sort: str | None = None
     index: int | None = None
@@ -253,6 +259,8 @@ class Intent(BaseModel):
             parts.append(f"top {self.limit}")
         if self.min_views:
             parts.append(f"over {self.min_views} views")
+        if self.min_likes:
+            parts.append(f"over {self.min_likes} likes")
         if self.max_followers:
             parts.append(f"under {self.max_followers} followers")
         if self.micro:
@@ -316,6 +324,10 @@ def _read_numbers(intent: Intent, text: str) -> str:
     if match:
         value, suffix = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
         intent.min_views = _number(value, suffix)
+    match, text = _take(_PATTERNS["min_likes"], text)
+    if match:
+        value, suffix = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+        intent.min_likes = _number(value, suffix)
     match, text = _take(_PATTERNS["max_followers"], text)
     if match:
         intent.max_followers = _number(match.group(1), match.group(2))

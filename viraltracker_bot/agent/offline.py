@@ -215,7 +215,7 @@ def _refines(intent: Intent) -> bool:
     search fetches before its filters, so three fetched often left none that passed, and the
     thread's next "export those" then found nothing to export.
     """
-    bounds = (intent.hours_back, intent.min_views, intent.max_followers)
+    bounds = (intent.hours_back, intent.min_views, intent.min_likes, intent.max_followers)
     return not intent.has_subject and any(b is not None for b in bounds)
 
 
@@ -247,8 +247,27 @@ def _specialise(
         name = plan[len(results)]
         return _call(name, _arguments(tools[name], intent), len(results))
     if plan:
-        return _say("\n\n".join(_contents(results)))
+        notes = _unapplied(intent, tools, plan)
+        return _say("\n\n".join([*_contents(results), *notes]))
     return _say(ASK_FOR_SUBJECT)
+
+
+def _unapplied(intent: Intent, tools: dict[str, ToolDefinition], plan: list[str]) -> list[str]:
+    """What the request asked for that the tool that fetched could not apply, said plainly:
+    silently left out, 'over 10k likes' would read as done."""
+    fetched = next((tools[name] for name in plan if _is_fetch(name)), None)
+    if fetched is None or not intent.min_likes:
+        return []
+    if "min_likes" in fetched.parameters_json_schema.get("properties", {}):
+        return []
+    return [
+        f"Not applied: over {intent.min_likes:,} likes. This search cannot filter by likes "
+        '(only Twitter/X searches can); ask "top 10 by likes" to rank these by likes instead.'
+    ]
+
+
+def _is_fetch(name: str) -> bool:
+    return name.startswith(("search_", "scrape_", "get_top_"))
 
 
 def _contents(results: list[ToolReturnPart | RetryPromptPart]) -> list[str]:
@@ -327,6 +346,7 @@ def _arguments(tool: ToolDefinition, intent: Intent) -> dict[str, Any]:
         "count": intent.limit,
         "max_shorts": intent.limit,
         "min_views": intent.min_views,
+        "min_likes": intent.min_likes,
         "max_followers": intent.max_followers,
         "max_subscribers": intent.max_followers,
         "format": intent.export_format or "csv",

@@ -79,10 +79,12 @@ async def search(
     noun: str,
     *,
     viral_floor: int | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """Fetch, cache and describe; with `viral_floor`, say how the "viral" wish was applied."""
+    """Fetch, cache and describe; with `viral_floor`, say how the "viral" wish was applied.
+    `notes` say how a filter the query's description does not show was applied."""
     result = await fetch(ctx, query, soft_min_views=viral_floor)
-    notes = []
+    notes = list(notes or [])
     if viral_floor and result.posts:
         if result.query.min_views == viral_floor:
             notes.append(f"viral: ranked by views, keeping those with {viral_floor:,}+ views")

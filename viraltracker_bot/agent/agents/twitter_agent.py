@@ -40,6 +40,7 @@ async def search_twitter(
     min_views: int | None = None,
     sort: Literal["Top", "Latest"] = "Top",
     viral: bool = False,
+    min_likes: int | None = None,
 ) -> str:
     """Search recent tweets matching ANY of the keywords.
 
@@ -51,6 +52,7 @@ async def search_twitter(
         sort: "Top" (most engaging) or "Latest".
         viral: the user asked for viral/trending tweets: rank by views, and keep those with
             the viral minimum (100K views) unless too few reach it.
+        min_likes: keep only tweets with at least this many likes ("over 10k likes").
     """
     max_followers, floor = None, None
     if (shared := ctx.deps.shared_filters) is not None:  # one of several platforms: alike
@@ -65,8 +67,11 @@ async def search_twitter(
         min_views=min_views,
         sort=sort,
         max_followers=max_followers,
+        min_likes=min_likes,
     )
-    return await toolkit.search(ctx, query, "tweets", viral_floor=floor)
+    # Twitter filters by likes at its end (min_faves:); the query's description does not say so
+    notes = [f"only tweets with {min_likes:,}+ likes"] if min_likes else []
+    return await toolkit.search(ctx, query, "tweets", viral_floor=floor, notes=notes)
 
 
 @twitter_agent.tool
