@@ -337,6 +337,44 @@ async def test_only_the_ones_from_this_week_searches_the_same_subject_again(
     assert "bitcoin" in apify.runs_started[-1].run_input["searchTerms"][0]
 
 
+async def test_narrowing_keeps_the_bounds_of_the_search_it_narrows(
+    offline, apify: ApifyFake
+) -> None:
+    await offline.handle(message("find viral tiktoks about cats over 500k views"))
+    reply = await offline.handle(message("now only the last 3 days"))
+
+    assert not reply.error
+    assert apify.runs_started[-1].run_input["searchQueries"] == ["cats"]
+    assert "TikTok search 'cats' (limit 50, last 72h, 500,000+ views" in reply.text
+
+
+async def test_narrowing_changes_only_the_bound_it_names(offline, apify: ApifyFake) -> None:
+    await offline.handle(message("tweets about bitcoin in the last 3 days with over 10k likes"))
+    reply = await offline.handle(message("only the ones with over 1m views"))
+
+    assert not reply.error
+    search = apify.runs_started[-1].run_input["searchTerms"][0]
+    assert search.startswith("bitcoin since:") and "min_faves:10000" in search
+    assert "Twitter/X search 'bitcoin' (limit 50, last 72h, 1,000,000+ views)" in reply.text
+
+
+async def test_narrowing_a_search_of_any_size_does_not_bring_back_the_defaults(offline) -> None:
+    await offline.handle(message("bitcoin tiktoks with any views, any size"))
+    reply = await offline.handle(message("only the ones from the last 2 days"))
+
+    assert not reply.error
+    assert "TikTok search 'bitcoin' (limit 50, last 48h):" in reply.text
+
+
+async def test_narrowing_those_searches_the_same_subject_again(offline, apify: ApifyFake) -> None:
+    await offline.handle(message("find viral tiktoks about cats over 500k views"))
+    reply = await offline.handle(message("only those from the last 3 days"))
+
+    assert not reply.error
+    assert apify.runs_started[-1].run_input["searchQueries"] == ["cats"]
+    assert "TikTok search 'cats' (limit 50, last 72h, 500,000+ views" in reply.text
+
+
 async def test_a_count_alone_is_no_new_search_and_those_stay_exportable(
     offline, apify: ApifyFake
 ) -> None:

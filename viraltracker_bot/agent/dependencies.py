@@ -160,7 +160,8 @@ class ResultCache(BaseModel):
     def summary_lines(self) -> list[str]:
         """One line per cached result, for the agents' instructions (models read these)."""
         lines = [
-            f"- cached {p.value}: {r.describe()} [{r.query.kind}: {'; '.join(r.query.terms)}]"
+            f"- cached {p.value}: {r.describe()} {bounds_note(r.query)} "
+            f"[{r.query.kind}: {'; '.join(r.query.terms)}]"
             for p, r in self.filled().items()
         ]
         latest = self.latest_turn()
@@ -174,6 +175,25 @@ class ResultCache(BaseModel):
 
 SEVERAL_PLATFORMS = "- the latest search covered several platforms"
 """The instructions' line naming the latest search's platforms (the offline router reads it)."""
+
+
+BOUNDS = ("hours_back", "min_views", "max_followers", "min_likes")
+"""The filters a narrowing follow-up keeps ("now only the last 3 days" keeps '500k+ views')."""
+
+
+def bounds_note(query: PlatformQuery) -> str:
+    """The query's bounds as its cached line shows them, '(bounds: hours_back=72 min_views=none
+    ...)': the offline router reads them back (`offline._narrowed`) to search again alike."""
+    values = {
+        "hours_back": query.hours_back,
+        "min_views": query.min_views,
+        "max_followers": query.max_followers,
+        "min_likes": query.options.get("min_likes"),
+    }
+    shown = " ".join(
+        f"{name}={'none' if values[name] is None else values[name]}" for name in BOUNDS
+    )
+    return f"(bounds: {shown})"
 
 
 def _subject(query: PlatformQuery) -> frozenset[str]:

@@ -257,12 +257,14 @@ class Intent(BaseModel):
             parts.append(f"last {self.hours_back} hours")
         if self.limit:
             parts.append(f"top {self.limit}")
-        if self.min_views:
-            parts.append(f"over {self.min_views} views")
+        if self.min_views is not None:  # 0: no minimum, not the platform's default
+            parts.append(f"over {self.min_views} views" if self.min_views else "any views")
         if self.min_likes:
             parts.append(f"over {self.min_likes} likes")
-        if self.max_followers:
-            parts.append(f"under {self.max_followers} followers")
+        if self.max_followers is not None:
+            parts.append(
+                f"under {self.max_followers} followers" if self.max_followers else "any size"
+            )
         if self.micro:
             parts.append("by micro-influencers")
         if self.active_only:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -25,14 +25,16 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.tools import ToolDefinition
 
-from viraltracker_bot.agent.dependencies import SEVERAL_PLATFORMS
+from viraltracker_bot.agent.dependencies import BOUNDS, SEVERAL_PLATFORMS
 from viraltracker_bot.agent.intent import Intent, parse_intent
 
 OFFLINE_NOTE = (
     "_Offline router: no ANTHROPIC_API_KEY is set, so I read requests by keywords and answer "
     "from computed metrics._"
 )
-_CACHED = re.compile(r"^- cached (\w+): .*\[(\w+): ([^\]]*)\]$", re.MULTILINE)
+_CACHED = re.compile(
+    r"^- cached (\w+): .*?(?:\(bounds: ([^)]*)\) )?\[(\w+): ([^\]]*)\]$", re.MULTILINE
+)
 DEFAULT_PLATFORMS = ("twitter", "tiktok", "youtube")
 """Searched when a request names a subject but no platform."""
 
@@ -111,19 +113,52 @@ def _failure(results: list[ToolReturnPart | RetryPromptPart]) -> str | None:
 # --- the orchestrator's turn --------------------------------------------------------------------
 
 
-def _cached(instructions: str | None) -> list[tuple[str, str, list[str]]]:
-    """(platform, query kind, terms) of each cached result, newest first, from the instructions."""
+class Cached(NamedTuple):
+    """One cached result as the instructions list it (`ResultCache.summary_lines`)."""
+
+    platform: str
+    kind: str
+    terms: list[str]
+    bounds: dict[str, int | None]
+
+
+def _cached(instructions: str | None) -> list[Cached]:
+    """Each cached result, newest first, from the instructions."""
     found = []
-    for name, kind, terms in _CACHED.findall(instructions or ""):
-        found.append((name, kind, [t.strip() for t in terms.split(";") if t.strip()]))
+    for name, bounds, kind, terms in _CACHED.findall(instructions or ""):
+        split = [t.strip() for t in terms.split(";") if t.strip()]
+        found.append(Cached(name, kind, split, _bounds(bounds)))
     return found
 
 
-def _subject_request(intent: Intent, cached: list[tuple[str, str, list[str]]]) -> str:
+def _bounds(text: str) -> dict[str, int | None]:
+    """'hours_back=72 min_views=none' -> {'hours_back': 72, 'min_views': None}."""
+    pairs = (pair.split("=", 1) for pair in text.split() if "=" in pair)
+    return {k: None if v == "none" else int(v) for k, v in pairs if k in BOUNDS}
+
+
+def _narrowed(intent: Intent, previous: Cached) -> Intent:
+    """A narrowing follow-up with the latest search's bounds where it sets none: "now only the
+    last 3 days" after "cats over 500k views" still wants 500k+ views. A view or follower
+    bound the search had none of is 0 ("any"), else the platform's viral default would apply."""
+    if previous.kind not in ("search", "hashtag"):
+        return intent
+    kept: dict[str, int | None] = {}
+    for name in BOUNDS:
+        if getattr(intent, name) is not None or name not in previous.bounds:
+            continue
+        value = previous.bounds[name]
+        if value is None and name in ("min_views", "max_followers"):
+            value = 0
+        kept[name] = value
+    return intent.model_copy(update=kept)
+
+
+def _subject_request(intent: Intent, cached: list[Cached]) -> str:
     """A request a specialist can act on; a follow-up borrows the latest search's subject."""
     if intent.has_subject or not cached:
         return intent.request_text()
-    _, kind, terms = cached[0]
+    _, kind, terms, _ = cached[0]
     if kind == "hashtag":
         intent = intent.model_copy(update={"hashtags": terms})
         return intent.request_text(terms=[])
@@ -190,16 +225,25 @@ def _orchestrate(
         return _call("handoff_to_analysis", {"request": prompt}, 0)
     if several and intent.wants_export:  # "export those": every platform of the latest search
         return _call("handoff_to_analysis", {"request": prompt}, 0)
+    # "only those from this week" says "those" too: it narrows, it does not point at a post
+    pointing = intent.wants_export or intent.index is not None
+    if cached and _refines(intent) and not pointing:
+        return _search_again(intent, cached, info)
     if cached and (intent.follow_up or intent.wants_export or intent.index):
-        return _call(f"handoff_to_{cached[0][0]}", {"request": prompt}, 0)
-    if cached and _refines(intent):  # "only the ones from this week": the same subject again
-        request = _subject_request(intent, cached)
-        latest = _latest_platforms(info.instructions) or [cached[0][0]]
-        if len(latest) > 1:  # every platform the latest search covered, alike
-            tasks = [{"agent": name, "request": request} for name in latest]
-            return _call("ask_specialists", {"tasks": tasks, **_shared_filters(intent)}, 0)
-        return _call(f"handoff_to_{latest[0]}", {"request": request}, 0)
+        return _call(f"handoff_to_{cached[0].platform}", {"request": prompt}, 0)
     return _say(registry.capabilities_text())
+
+
+def _search_again(intent: Intent, cached: list[Cached], info: AgentInfo) -> ModelResponse:
+    """'Only the ones from this week': the latest search's subject and bounds again, with the
+    ones the follow-up sets, on every platform that search covered, alike."""
+    intent = _narrowed(intent, cached[0])
+    request = _subject_request(intent, cached)
+    latest = _latest_platforms(info.instructions) or [cached[0].platform]
+    if len(latest) > 1:
+        tasks = [{"agent": name, "request": request} for name in latest]
+        return _call("ask_specialists", {"tasks": tasks, **_shared_filters(intent)}, 0)
+    return _call(f"handoff_to_{latest[0]}", {"request": request}, 0)
 
 
 def _latest_platforms(instructions: str | None) -> list[str]:
