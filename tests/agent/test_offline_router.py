@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -388,6 +389,49 @@ async def test_a_count_alone_is_no_new_search_and_those_stay_exportable(
     assert len(apify.runs_started) == searches
     assert not reply.error
     assert [f.suffix for f in reply.files] == [".csv"]
+
+
+def numbered_lines(reply: str) -> list[str]:
+    """The numbered post lines of a reply, as the user saw them."""
+    return [line for line in reply.splitlines() if re.match(r"\d+\. ", line)]
+
+
+def likes_of(line: str) -> float:
+    """The likes a post line shows ('62.5K likes' -> 62500)."""
+    value, suffix = re.search(r"([\d.]+)([KMB]?) likes", line).groups()
+    return float(value) * {"": 1, "K": 1e3, "M": 1e6, "B": 1e9}[suffix]
+
+
+async def test_a_count_alone_reranks_the_results_shown_without_a_new_search(
+    offline, apify: ApifyFake
+) -> None:
+    await offline.handle(message("find viral tiktok videos about cats"))
+    searches = len(apify.runs_started)
+    ranked = await offline.handle(message("top 3 by likes"))
+    why = await offline.handle(message("why did #2 do so well?"))
+    again = await offline.handle(message("just the top 2"))
+
+    assert len(apify.runs_started) == searches
+    assert not ranked.error and "top 3 by likes" in ranked.text
+    lines = numbered_lines(ranked.text)
+    assert len(lines) == 3 and " cats" in ranked.text.lower()
+    assert [likes_of(line) for line in lines] == sorted(map(likes_of, lines), reverse=True)
+    assert "no new search" in ranked.text
+    assert why.text.startswith(f"Video {lines[1]}")  # "#2" is the second post just listed
+    assert numbered_lines(again.text) == lines[:2]  # still by likes
+
+
+async def test_a_count_alone_after_a_comparison_reranks_every_platform(
+    offline, apify: ApifyFake
+) -> None:
+    await offline.handle(message("compare bitcoin on twitter and tiktok"))
+    searches = len(apify.runs_started)
+    reply = await offline.handle(message("top 2 by engagement"))
+
+    assert len(apify.runs_started) == searches
+    assert reply.text.index("Twitter/X search 'bitcoin'") < reply.text.index("TikTok search")
+    assert reply.text.count("top 2 by engagement") == 2
+    assert len(numbered_lines(reply.text)) == 4
 
 
 async def test_ads_of_a_window_longer_than_every_period_are_of_any_time(offline) -> None:

@@ -97,7 +97,17 @@ class ResultCache(BaseModel):
         return CachedResult.model_validate(stored) if stored else None
 
     def put(self, platform: Platform, result: CachedResult) -> None:
-        result = result.model_copy(update={"turn": self.turn})
+        self._store(platform, result.model_copy(update={"turn": self.turn}))
+
+    def reorder(self, platform: Platform, posts: list[Post]) -> None:
+        """The platform's cached posts in the order just shown ('top 3 by likes'), so '#2'
+        means the post the user saw second. The turn stays: no search happened, so what
+        "those" means is unchanged."""
+        cached = self.get(platform)
+        if cached is not None:
+            self._store(platform, cached.model_copy(update={"posts": posts}))
+
+    def _store(self, platform: Platform, result: CachedResult) -> None:
         name = self._field(platform)
         if name in type(self).model_fields:
             setattr(self, name, result)

@@ -229,6 +229,8 @@ def _orchestrate(
     pointing = intent.wants_export or intent.index is not None
     if cached and _refines(intent) and not pointing:
         return _search_again(intent, cached, info)
+    if cached and _reranks(intent) and not pointing:  # "top 3 by likes": the cached results
+        return _call("handoff_to_analysis", {"request": prompt}, 0)
     if cached and (intent.follow_up or intent.wants_export or intent.index):
         return _call(f"handoff_to_{cached[0].platform}", {"request": prompt}, 0)
     return _say(registry.capabilities_text())
@@ -257,10 +259,21 @@ def _refines(intent: Intent) -> bool:
 
     A count alone ("top 3 by likes") is not searched again: the count is how many items a
     search fetches before its filters, so three fetched often left none that passed, and the
-    thread's next "export those" then found nothing to export.
+    thread's next "export those" then found nothing to export. It re-ranks the cached
+    results instead (`_reranks`).
     """
     bounds = (intent.hours_back, intent.min_views, intent.min_likes, intent.max_followers)
     return not intent.has_subject and any(b is not None for b in bounds)
+
+
+def _reranks(intent: Intent) -> bool:
+    """A request that only re-ranks or cuts the latest results: a count or a ranking, no
+    subject, no bound ("top 3 by likes", "just the top 5"). It lists the cached results again
+    (rank_results) instead of a new paid search, which fetched only that many before its
+    filters and often kept none."""
+    ranking = intent.limit is not None or intent.sort is not None
+    wishes = intent.compare or intent.insights or intent.analyze or intent.chart
+    return ranking and not (intent.has_subject or _refines(intent) or wishes)
 
 
 def _shared_filters(intent: Intent) -> dict[str, Any]:
@@ -327,7 +340,9 @@ def _plan(intent: Intent, tools: dict[str, ToolDefinition]) -> list[str]:
     if "compare_platforms" in tools:  # the analysis specialist: analyse, export, or both
         exporting = intent.wants_export and "export_results" in tools
         plan = []
-        if intent.insights:
+        if _reranks(intent) and not exporting and "rank_results" in tools:
+            plan.append("rank_results")
+        elif intent.insights:
             plan.append("generate_insights")
         elif intent.compare:
             plan.append("compare_platforms")

@@ -19,7 +19,8 @@ You are the analysis specialist of a viral-content research bot used by content 
 You work only from results the platform specialists already fetched in this conversation (listed
 below); if there are none, say which search to run first. Use analyze_viral_content for what makes
 the outliers stand out, compare_platforms for side-by-side figures, generate_insights for
-recommendations a content team can act on this week, export_results to export what the latest
+recommendations a content team can act on this week, rank_results to list the latest results
+again re-ranked or cut ("top 3 by likes"), export_results to export what the latest
 search found on every platform it covered. Ground every claim in the numbers the tools
 return; charts are attached for you."""
 
@@ -168,6 +169,46 @@ def _unlike(compared: dict[Platform, CachedResult]) -> str | None:
         f"Not like for like: these were searched with different filters ({each}). Ask "
         f'"compare <topic> on {names}" to search them all with the same filters.'
     )
+
+
+@analysis_agent.tool
+async def rank_results(
+    ctx: RunContext[AgentDependencies], sort: Metric | None = None, limit: int = toolkit.SHOWN
+) -> str:
+    """List the results shown last again, re-ranked and cut to the top few, with no new search
+    ("top 3 by likes", "just the top 5"): a count is no reason to pay for another scraper run.
+    Later "#2" means the second post of this list.
+
+    Args:
+        sort: rank by "views", "likes", "engagement" or "engagement_rate" (default: the order
+            they were listed in last).
+        limit: how many to list per platform.
+    """
+    cache = ctx.deps.result_cache
+    shown = cache.shown_last()
+    sections = []
+    for platform in (p for p in Platform if p in shown):  # in the order replies list them
+        cached = shown[platform]
+        if cached.posts:
+            by = sort or _ranked_by(cached.posts)
+            ranked = toolkit.rank_posts(cached.posts, by)
+            cache.reorder(platform, ranked)
+            title = cached.query.describe()
+            sections.append(toolkit.describe_posts(title, ranked, "posts", limit, by=by))
+        elif cached.ads:  # ads have no views or likes: longest-running first, as listed
+            lines = [f"{cached.query.describe()}: {len(cached.ads)} ads, longest-running first:"]
+            lines += [toolkit.ad_line(i, a) for i, a in enumerate(cached.ads[: max(1, limit)], 1)]
+            sections.append("\n".join(lines))
+    if not sections:
+        raise ModelRetry("The latest search found nothing to list: search again first.")
+    return "\n\n".join([*sections, "(from this conversation's results, no new search)"])
+
+
+def _ranked_by(posts: list[Post]) -> str:
+    """The metric the posts are already listed by ('just the top 5' after 'top 3 by likes'
+    keeps the likes order); views, as searches list them, when none fits."""
+    metrics: tuple[str, ...] = ("views", "likes", "engagement", "engagement_rate")
+    return next((m for m in metrics if toolkit.rank_posts(posts, m) == posts), "views")
 
 
 @analysis_agent.tool
