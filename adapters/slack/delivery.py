@@ -211,16 +211,26 @@ class SlackDeliverer:
         try:
             await upload_files(self.client, channel, thread, reply.files)
         except SlackApiError as exc:
-            await self._note_unattached(channel, thread, reply.files, exc)
+            await note_unattached(self.client, channel, thread, reply.files, exc)
 
-    async def _note_unattached(
-        self, channel: str, thread: str | None, files: list[Path], exc: SlackApiError
-    ) -> None:
-        error = exc.response.get("error") or "upload failed"
-        log.warning("slack: could not attach %s to %s: %s", len(files), channel, error)
-        names = ", ".join(Path(f).name for f in files)
-        note = Reply(text=f"I could not attach {names} (Slack said: {error}).", error=True)
-        try:
-            await post_text(self.client, channel, thread, note)
-        except SlackApiError:
-            log.exception("slack: could not say so in %s either", channel)
+
+async def note_unattached(
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str | None,
+    files: list[Path],
+    exc: SlackApiError,
+) -> None:
+    """Say in the thread which files Slack refused, and why (a missing `files:write`, say).
+
+    Without it the person reads "Exported 3 posts." and finds nothing attached. A note that
+    cannot be posted either is logged: there is nowhere left to say it.
+    """
+    error = exc.response.get("error") or "upload failed"
+    log.warning("slack: could not attach %s to %s: %s", len(files), channel, error)
+    names = ", ".join(Path(f).name for f in files)
+    note = Reply(text=f"I could not attach {names} (Slack said: {error}).", error=True)
+    try:
+        await post_text(client, channel, thread_ts, note)
+    except SlackApiError:
+        log.exception("slack: could not say so in %s either", channel)

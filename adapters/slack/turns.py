@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from adapters.base import ConversationHandler
-from adapters.slack.delivery import ThreadReplier, post_text, upload_files
+from adapters.slack.delivery import ThreadReplier, note_unattached, post_text, upload_files
 from adapters.slack.events import SlackMessage
 from adapters.slack.inbox import (
     SOURCE,
@@ -234,7 +235,23 @@ class SlackTurns:
                 client, message.channel, message.thread, text, metadata=tag, skip=shown.parts
             )
         if reply.files and not shown.files:
-            await upload_files(client, message.channel, message.thread, reply.files)
+            await self._attach(client, message, reply.files)
+
+    async def _attach(
+        self, client: AsyncWebClient, message: SlackMessage, files: list[Path]
+    ) -> None:
+        """Upload the reply's files; a refusal another attempt would meet again is told.
+
+        Transient failures raise, so the inbox tries the upload again; a permanent one (no
+        `files:write`, an archived channel) is named in the thread instead of leaving the
+        text promising an export that never comes.
+        """
+        try:
+            await upload_files(client, message.channel, message.thread, files)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in PERMANENT_ERRORS:
+                raise
+            await note_unattached(client, message.channel, message.thread, files, exc)
 
     async def _give_up(self, lease: Lease) -> None:
         """A message that failed every attempt: say so in its thread (once), and let it go."""

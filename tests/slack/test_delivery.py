@@ -119,3 +119,22 @@ async def test_digests_are_delivered_to_a_channel_with_their_files(
     assert slack.messages["C7"][1].thread_ts is None
     assert slack.thread("C7", parent.ts)[-1].text == "and one more"
     await slack_client(slack_settings(settings, slack)).auth_test()
+
+
+async def test_an_export_slack_refuses_is_named_in_the_thread(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack) as bot:
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for_reply("C1", message.ts)
+        # The app was installed without files:write: every upload is refused.
+        slack.fail("files.getUploadURLExternal", "missing_scope", times=10)
+        follow = slack.user_says("C1", "export those as csv", thread_ts=message.ts)
+        await slack.post_event(slack.message_event(follow))
+        replies = await slack.wait_for_reply("C1", message.ts, count=3)
+        await bot.turns.drain(10)
+    shown = [m.visible_text() for m in replies]
+    assert shown[1] == "Exported 3 posts."
+    assert "could not attach export-2.csv" in shown[2] and "missing_scope" in shown[2]
+    assert all(m.thread_ts == message.ts for m in replies)
