@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -28,6 +29,12 @@ _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
 _STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
 _BOLD_MARK = "\x01"
+_KEEP_OPEN, _KEEP_CLOSE = "\x02", "\x03"
+_KEPT = re.compile(r"\x02(\d+)\x03")
+_BARE_URL = re.compile(r"(?:https?|mailto):[^\s\x02\x03]+")
+# Not kept with a bare URL: the emphasis or punctuation after it (**https://x.com**, ...).
+_URL_TAIL = "*~.,;:!?"
+_HANDLE = re.compile(r"(?<![\w@/\x02])@[A-Za-z0-9_.]*[A-Za-z0-9_]")
 
 
 class SlackPost(BaseModel):
@@ -104,14 +111,35 @@ def _inline(text: str) -> str:
 
 
 def _inline_text(text: str) -> str:
+    """Inline Markdown to mrkdwn, with addresses and @handles kept exactly as written.
+
+    A TikTok link like `tiktok.com/@__cat__/video/1` holds what Markdown reads as bold; turned
+    into `@*cat*` the link leads nowhere. So links, bare URLs and handles are set aside
+    before the emphasis rules run, and put back after.
+    """
+    kept: list[str] = []
+
+    def keep(value: str) -> str:
+        kept.append(value)
+        return f"{_KEEP_OPEN}{len(kept) - 1}{_KEEP_CLOSE}"
+
     text = _AUTOLINK.sub(lambda m: m.group(1), text)
     text = escape(text)
-    text = _IMAGE.sub(lambda m: f"<{m.group(2)}|{m.group(1) or 'image'}>", text)
-    text = _LINK.sub(lambda m: f"<{m.group(2)}|{m.group(1)}>", text)
+    text = _IMAGE.sub(lambda m: f"<{keep(m.group(2))}|{m.group(1) or 'image'}>", text)
+    text = _LINK.sub(lambda m: f"<{keep(m.group(2))}|{m.group(1)}>", text)
+    text = _BARE_URL.sub(lambda m: _kept_url(m.group(0), keep), text)
+    text = _HANDLE.sub(lambda m: keep(m.group(0)), text)
     text = _BOLD.sub(lambda m: f"{_BOLD_MARK}{m.group(2)}{_BOLD_MARK}", text)
     text = _ITALIC_STAR.sub(lambda m: f"_{m.group(1)}_", text)
     text = _STRIKE.sub(lambda m: f"~{m.group(1)}~", text)
+    text = _KEPT.sub(lambda m: kept[int(m.group(1))], text)
     return text.replace(_BOLD_MARK, "*")
+
+
+def _kept_url(url: str, keep: Callable[[str], str]) -> str:
+    """A bare URL set aside, without the emphasis marks or punctuation that close around it."""
+    address = url.rstrip(_URL_TAIL)
+    return keep(address) + url[len(address) :] if address else url
 
 
 def _cells(row: str) -> list[str]:

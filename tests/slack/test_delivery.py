@@ -138,3 +138,17 @@ async def test_an_export_slack_refuses_is_named_in_the_thread(
     assert shown[1] == "Exported 3 posts."
     assert "could not attach export-2.csv" in shown[2] and "missing_scope" in shown[2]
     assert all(m.thread_ts == message.ts for m in replies)
+
+
+async def test_links_keep_their_underscores_and_stars(settings: Settings, slack: SlackFake) -> None:
+    deliverer = slack_deliverer(slack_settings(settings, slack))
+    url = "https://www.tiktok.com/@__cat__/video/7?a=1&b=**2**"
+    await deliverer.deliver(
+        "C7",
+        Reply(text=f'1. @__cat__: 2M views. "so **cute**" {url}\n2. [a post](https://x.com/__b__)'),
+    )
+    shown = slack.messages["C7"][0].visible_text()
+    # Slack reads &amp; in a link as &; nothing else in the address may change.
+    assert url.replace("&", "&amp;") in shown
+    assert "<https://x.com/__b__|a post>" in shown
+    assert '"so *cute*"' in shown
