@@ -19,6 +19,7 @@ _CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]+\|([^>]*)>")
 _LABELLED_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)\|([^>]+)>")
 _PLAIN_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_GROUP_MENTION = re.compile(r"<!(?:here|channel|everyone|subteam\^)")
 
 
 class SlackMessage(BaseModel):
@@ -55,6 +56,17 @@ class SlackMessage(BaseModel):
 
     def mentions(self, user_id: str | None) -> bool:
         return bool(user_id) and any(m == user_id for m in _USER_MENTION.findall(self.text))
+
+    def addressed_to_others(self, user_id: str | None) -> bool:
+        """Whether it @mentions people (or @here, a user group) but not the bot.
+
+        In a thread the bot answered, people also talk to each other; a message addressed
+        to a colleague is theirs to answer, not a question for the bot.
+        """
+        if self.mentions(user_id):
+            return False
+        people = any(m != user_id for m in _USER_MENTION.findall(self.text))
+        return people or _GROUP_MENTION.search(self.text) is not None
 
     def incoming(self, bot_user_id: str | None) -> IncomingMessage:
         return IncomingMessage(

@@ -115,7 +115,9 @@ class SlackTurns:
         Raises when the database cannot take it: the event must then not be acknowledged.
         """
         if message.kind == "message" and not message.is_direct:
-            if message.mentions(bot_user_id) or not await self._bot_in_thread(message):
+            if message.mentions(bot_user_id) or message.addressed_to_others(bot_user_id):
+                return False
+            if not await self._bot_in_thread(message):
                 return False
         worker = self._worker()
         stored = await worker.record(

@@ -114,3 +114,23 @@ async def test_edits_and_other_message_events_are_acknowledged_and_not_answered(
         await bot.turns.drain(30)
     assert [m.text for m in scripted.seen] == ["find cats"]
     assert _answers(slack, "C1", first.ts) == 1
+
+
+async def test_a_thread_message_addressed_to_someone_else_is_left_to_them(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """In a thread the bot answered, people also talk to each other; a message that @mentions
+    a colleague (or @here) and not the bot is theirs, not a question for the bot."""
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack) as bot:
+        first = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(first))
+        await slack.wait_for_reply("C1", first.ts)
+        for text in ("<@U0BOB> look at post 2!", "<!here> thoughts?"):
+            aside = slack.user_says("C1", text, thread_ts=first.ts)
+            assert (await slack.post_event(slack.message_event(aside)))[0] == 200
+        follow = slack.user_says("C1", "export those as csv", thread_ts=first.ts)
+        await slack.post_event(slack.message_event(follow))
+        await slack.wait_for_reply("C1", first.ts, count=2, files=1)
+        await bot.turns.drain(30)
+    assert [m.text for m in scripted.seen] == ["find cats", "export those as csv"]
+    assert _answers(slack, "C1", first.ts) == 2
