@@ -8,7 +8,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.replies import SlackPost, files_note, reply_posts
@@ -202,15 +202,16 @@ class SlackDeliverer:
 
     async def deliver(self, channel: str, reply: Reply, *, thread: str | None = None) -> None:
         """The text, then the files. Once the text is in the channel the digest is posted: a
-        refused upload (no files:write, say) is noted there rather than raised, since raising
-        retries the whole digest and posts its text again on every retry."""
+        refused upload (no files:write, say) or one whose bytes Slack's file server did not
+        take (slack-sdk raises SlackRequestError then) is noted there rather than raised,
+        since raising retries the whole digest and posts its text again on every retry."""
         channel = channel.removeprefix("slack:")
         await post_text(self.client, channel, thread, reply)
         if not reply.files:
             return
         try:
             await upload_files(self.client, channel, thread, reply.files)
-        except SlackApiError as exc:
+        except SlackClientError as exc:  # refused, or the bytes' upload URL failed
             await note_unattached(self.client, channel, thread, reply.files, exc)
 
 
@@ -219,17 +220,20 @@ async def note_unattached(
     channel: str,
     thread_ts: str | None,
     files: list[Path],
-    exc: SlackApiError,
+    exc: SlackClientError,
 ) -> None:
     """Say in the thread which files Slack refused, and why (a missing `files:write`, say).
 
     Without it the person reads "Exported 3 posts." and finds nothing attached. A note that
     cannot be posted either is logged: there is nowhere left to say it.
     """
-    error = exc.response.get("error") or "upload failed"
-    log.warning("slack: could not attach %s to %s: %s", len(files), channel, error)
+    if isinstance(exc, SlackApiError):
+        because = f"Slack said: {exc.response.get('error') or 'upload failed'}"
+    else:
+        because = "the upload to Slack failed"
+    log.warning("slack: could not attach %s to %s: %s", len(files), channel, because)
     names = ", ".join(Path(f).name for f in files)
-    note = Reply(text=f"I could not attach {names} (Slack said: {error}).", error=True)
+    note = Reply(text=f"I could not attach {names} ({because}).", error=True)
     try:
         await post_text(client, channel, thread_ts, note)
     except SlackApiError:

@@ -217,6 +217,13 @@ class SlackFake:
         """Answer the next `times` calls of `method` with `{"ok": false, "error": error}`."""
         self._injections.setdefault(method, []).append(_Injection(remaining=times, error=error))
 
+    def fail_uploads(self, *, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` POSTs of file bytes to an upload URL with HTTP `status`
+        (Slack's file servers do fail now and then; slack-sdk then raises SlackRequestError)."""
+        self._injections.setdefault("upload", []).append(
+            _Injection(remaining=times, status=status, error="upload_failed")
+        )
+
     def _take_injection(self, method: str) -> _Injection | None:
         queue = self._injections.get(method) or []
         while queue:
@@ -386,6 +393,9 @@ class SlackFake:
         )
         if file is None:
             return web.Response(status=404, text="Not Found", content_type="text/plain")
+        injection = self._take_injection("upload")
+        if injection is not None:
+            return web.Response(status=injection.status, text="Error", content_type="text/plain")
         file.content = data
         return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
 

@@ -152,3 +152,17 @@ async def test_links_keep_their_underscores_and_stars(settings: Settings, slack:
     assert url.replace("&", "&amp;") in shown
     assert "<https://x.com/__b__|a post>" in shown
     assert '"so *cute*"' in shown
+
+
+async def test_a_digest_whose_file_upload_fails_is_posted_once_with_a_note(
+    settings: Settings, slack: SlackFake, tmp_path: Path
+) -> None:
+    chart = tmp_path / "top-posts.png"
+    chart.write_bytes(b"\x89PNG fake chart")
+    slack.fail_uploads(status=500)
+    deliverer = slack_deliverer(slack_settings(settings, slack))
+    # Raising would make the digest runner try the whole digest again, text and all.
+    await deliverer.deliver("C7", Reply(text="**Daily digest**: 3 new viral posts", files=[chart]))
+    shown = [m.visible_text() for m in slack.messages["C7"]]
+    assert len(shown) == 2 and "*Daily digest*" in shown[0]
+    assert "could not attach top-posts.png" in shown[1]
