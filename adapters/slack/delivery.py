@@ -212,7 +212,14 @@ class SlackDeliverer:
         try:
             await upload_files(self.client, channel, thread, reply.files)
         except SlackClientError as exc:  # refused, or the bytes' upload URL failed
-            await note_unattached(self.client, channel, thread, reply.files, exc)
+            await note_unattached(self.client, channel, thread, reply.files, why_unattached(exc))
+
+
+def why_unattached(exc: SlackClientError) -> str:
+    """The reason an upload failed, as the note in the thread gives it."""
+    if isinstance(exc, SlackApiError):
+        return f"Slack said: {exc.response.get('error') or 'upload failed'}"
+    return "the upload to Slack failed"
 
 
 async def note_unattached(
@@ -220,17 +227,13 @@ async def note_unattached(
     channel: str,
     thread_ts: str | None,
     files: list[Path],
-    exc: SlackClientError,
+    because: str,
 ) -> None:
     """Say in the thread which files Slack refused, and why (a missing `files:write`, say).
 
     Without it the person reads "Exported 3 posts." and finds nothing attached. A note that
     cannot be posted either is logged: there is nowhere left to say it.
     """
-    if isinstance(exc, SlackApiError):
-        because = f"Slack said: {exc.response.get('error') or 'upload failed'}"
-    else:
-        because = "the upload to Slack failed"
     log.warning("slack: could not attach %s to %s: %s", len(files), channel, because)
     names = ", ".join(Path(f).name for f in files)
     note = Reply(text=f"I could not attach {names} ({because}).", error=True)

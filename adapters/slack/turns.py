@@ -11,7 +11,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from adapters.base import ConversationHandler
-from adapters.slack.delivery import ThreadReplier, note_unattached, post_text, upload_files
+from adapters.slack.delivery import (
+    ThreadReplier,
+    note_unattached,
+    post_text,
+    upload_files,
+    why_unattached,
+)
 from adapters.slack.events import SlackMessage
 from adapters.slack.inbox import (
     SOURCE,
@@ -253,13 +259,22 @@ class SlackTurns:
         except SlackApiError as exc:
             if exc.response.get("error") not in PERMANENT_ERRORS:
                 raise
-            await note_unattached(client, message.channel, message.thread, files, exc)
+            await note_unattached(
+                client, message.channel, message.thread, files, why_unattached(exc)
+            )
 
     async def _give_up(self, lease: Lease) -> None:
-        """A message that failed every attempt: say so in its thread (once), and let it go."""
+        """A message that failed every attempt: say so in its thread (once), and let it go.
+
+        When its answer was shown but its files never got through (Slack's file server kept
+        failing), the thread is told which files are missing, or the text's promise of an
+        export would be the last word.
+        """
         message, _ = message_of(lease.item.payload)
+        kept = lease.item.payload.get("reply")
+        files = Reply.model_validate(kept).files if kept else []
         try:
-            shown = await already_shown(self._client(), message, lease.event_id, [])
+            shown = await already_shown(self._client(), message, lease.event_id, files)
             if not (shown.whole_text or shown.parts):
                 await post_text(
                     self._client(),
@@ -267,6 +282,14 @@ class SlackTurns:
                     message.thread,
                     Reply(text=GAVE_UP_TEXT, error=True),
                     metadata=reply_tag(lease.event_id),
+                )
+            elif files and not shown.files:
+                await note_unattached(
+                    self._client(),
+                    message.channel,
+                    message.thread,
+                    files,
+                    "the upload to Slack kept failing",
                 )
         except SlackApiError as exc:
             log.warning("slack: could not say so in the thread (%s)", exc.response.get("error"))

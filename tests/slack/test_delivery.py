@@ -166,3 +166,21 @@ async def test_a_digest_whose_file_upload_fails_is_posted_once_with_a_note(
     shown = [m.visible_text() for m in slack.messages["C7"]]
     assert len(shown) == 2 and "*Daily digest*" in shown[0]
     assert "could not attach top-posts.png" in shown[1]
+
+
+async def test_an_export_that_never_uploads_is_named_in_the_thread_at_last(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    live = slack_settings(settings, slack, inbox_max_attempts=2, inbox_sweep_s=0.1)
+    async with running_bot(live, scripted, db, slack) as bot:
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for_reply("C1", message.ts)
+        slack.fail_uploads(times=100)  # Slack's file server is down for good
+        follow = slack.user_says("C1", "export those as csv", thread_ts=message.ts)
+        await slack.post_event(slack.message_event(follow))
+        replies = await slack.wait_for_reply("C1", message.ts, count=3, within=30)
+        await bot.turns.drain(10)
+    shown = [m.visible_text() for m in replies]
+    assert shown[1] == "Exported 3 posts."  # shown once, not again on every attempt
+    assert len(shown) == 3 and "could not attach export-2.csv" in shown[2]
