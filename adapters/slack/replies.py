@@ -287,7 +287,15 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _header(text: str) -> dict[str, Any]:
-    plain = re.sub(r"[*_~`]", "", _LINK.sub(lambda m: m.group(1), text)).strip() or " "
+    """A header block: plain text, so the Markdown emphasis goes, and nothing else.
+
+    Underscores stay: they belong to hashtags and handles (#cat_videos, @leo_cats).
+    """
+    plain = _LINK.sub(lambda m: m.group(1), text)
+    plain = _BOLD.sub(lambda m: m.group(2), plain)
+    plain = _STRIKE.sub(lambda m: m.group(1), plain)
+    plain = _ITALIC_STAR.sub(lambda m: m.group(1), plain)
+    plain = plain.replace("`", "").strip() or " "
     return {"type": "header", "text": {"type": "plain_text", "text": trim(plain, HEADER_LIMIT)}}
 
 

@@ -184,3 +184,14 @@ async def test_an_export_that_never_uploads_is_named_in_the_thread_at_last(
     shown = [m.visible_text() for m in replies]
     assert shown[1] == "Exported 3 posts."  # shown once, not again on every attempt
     assert len(shown) == 3 and "could not attach export-2.csv" in shown[2]
+
+
+async def test_a_heading_keeps_the_underscores_of_its_hashtags_and_handles(
+    settings: Settings, slack: SlackFake
+) -> None:
+    deliverer = slack_deliverer(slack_settings(settings, slack))
+    await deliverer.deliver(
+        "C7", Reply(text="## **Top** posts for #cat_videos by @leo_cats\n1. a post")
+    )
+    [header, _] = slack.messages["C7"][0].blocks
+    assert header["text"]["text"] == "Top posts for #cat_videos by @leo_cats"
