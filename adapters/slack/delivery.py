@@ -18,15 +18,23 @@ log = logging.getLogger(__name__)
 
 STREAM_LIMIT = 12_000  # chat.startStream/appendStream take up to 12,000 characters a call
 MAX_FILES_PER_UPLOAD = 10
+PASSING_STREAM_ERRORS = frozenset(
+    {
+        "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout",
+        "channel_not_found", "not_in_channel", "is_archived", "thread_not_found",
+    }
+)  # fmt: skip
+"""chat.startStream failures that say nothing about the app's right to stream (a hiccup, or
+this one conversation): this reply is posted, and the next ones are streamed again."""
 
 
 class ThreadReplier:
     """Answers in threads for one Slack app (one bot token).
 
     A reply to a person is streamed (chat.startStream/stopStream, Slack renders the Markdown)
-    where Slack allows it; the first refusal switches this process to posting, with the
-    Markdown turned into Block Kit. Digests, errors and replies that must replace a
-    placeholder are always posted.
+    where Slack allows it; the first refusal (not a hiccup: see PASSING_STREAM_ERRORS)
+    switches this process to posting, with the Markdown turned into Block Kit. Digests,
+    errors and replies that must replace a placeholder are always posted.
     """
 
     def __init__(self, *, streaming: bool = True) -> None:
@@ -93,8 +101,12 @@ class ThreadReplier:
         except SlackApiError as exc:
             if stream_started(exc):
                 raise
-            log.info("slack: streaming refused (%s); posting replies", exc.response.get("error"))
-            self.streaming = False
+            error = exc.response.get("error")
+            if error in PASSING_STREAM_ERRORS:
+                log.info("slack: could not start a stream (%s); posting this reply", error)
+            else:
+                log.info("slack: streaming refused (%s); posting replies", error)
+                self.streaming = False
             return False
         return True
 

@@ -195,3 +195,19 @@ async def test_a_heading_keeps_the_underscores_of_its_hashtags_and_handles(
     )
     [header, _] = slack.messages["C7"][0].blocks
     assert header["text"]["text"] == "Top posts for #cat_videos by @leo_cats"
+
+
+async def test_one_failed_stream_start_does_not_stop_streaming_for_good(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    slack.fail("chat.startStream", "internal_error")  # a hiccup on Slack's side, once
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        first = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(first))
+        [posted] = await slack.wait_for_reply("C1", first.ts)
+        second = slack.user_says("C1", "<@U0BOT> find dogs")
+        await slack.post_event(slack.mention(second))
+        [streamed] = await slack.wait_for_reply("C1", second.ts)
+    assert "cats post 1" in posted.visible_text()  # the first answer was posted instead
+    # The next answer is streamed again: Slack renders its Markdown.
+    assert streamed.text.startswith("## Top TikTok posts") and not streamed.blocks
