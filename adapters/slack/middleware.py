@@ -58,7 +58,9 @@ class Allowlist(AsyncMiddleware):
     """Optional limits on which workspaces, channels and people the bot answers.
 
     An empty list allows everyone; a channel list limits direct messages too (add the DM's
-    `D...` id to allow one).
+    `D...` id to allow one). A workspace list holds for the person's own workspace as well as
+    the app's: in a Slack Connect channel people from another organisation write too, and
+    the envelope's `team_id` is the app's workspace for all of them.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -74,8 +76,10 @@ class Allowlist(AsyncMiddleware):
             return await next()
         body = req.body if isinstance(req.body, dict) else {}
         team = body.get("team_id") or req.context.team_id or event.get("team")
+        person_team = event.get("user_team") or event.get("team") or team
         checks = (
             (self.teams, team),
+            (self.teams, person_team),
             (self.channels, event.get("channel")),
             (self.users, event.get("user")),
         )

@@ -69,6 +69,8 @@ class FakeMessage:
     edited: bool = False
     metadata: dict[str, Any] | None = None
     """Message metadata (`event_type`, `event_payload`) the bot attached, as Slack keeps it."""
+    team: str | None = None
+    """The writer's own workspace when it is not the app's (Slack Connect); None: the app's."""
     at: float = field(default_factory=time.monotonic)
     """When it was posted, or when its stream was stopped (time.monotonic)."""
 
@@ -591,10 +593,20 @@ class SlackFake:
         user: str = "U0ALICE",
         thread_ts: str | None = None,
         channel_type: str = "channel",
+        team: str | None = None,
     ) -> FakeMessage:
-        """A person posts a message; returns it (its `ts` names the thread it starts)."""
+        """A person posts a message; returns it (its `ts` names the thread it starts).
+
+        `team`: the person's own workspace, for someone from another organisation writing in
+        a Slack Connect channel shared with the app's workspace.
+        """
         message = FakeMessage(
-            channel=channel, ts=self._next_ts(), text=text, user=user, thread_ts=thread_ts
+            channel=channel,
+            ts=self._next_ts(),
+            text=text,
+            user=user,
+            thread_ts=thread_ts,
+            team=team,
         )
         self._store(message)
         self._channel_types[channel] = channel_type
@@ -623,6 +635,10 @@ class SlackFake:
             "event_ts": message.ts,
             "channel_type": self._channel_types.get(message.channel, "channel"),
         }
+        if message.team is not None and message.team != self.team_id:
+            # Slack Connect: the event names the writer's workspace (the envelope's team_id
+            # stays the app's) and the envelope says the channel is shared.
+            event.update(team=message.team, user_team=message.team, source_team=message.team)
         if message.bot_id:
             event["bot_id"] = message.bot_id
             event["app_id"] = self.app_id
@@ -657,7 +673,7 @@ class SlackFake:
                     "is_enterprise_install": False,
                 }
             ],
-            "is_ext_shared_channel": False,
+            "is_ext_shared_channel": event.get("user_team", self.team_id) != self.team_id,
             "event_context": f"4-{uuid.uuid4().hex}",
         }
 

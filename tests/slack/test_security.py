@@ -110,6 +110,23 @@ async def test_allowlists_limit_who_is_answered(
     assert await _claimed(db) == (1 if allowed else 0)
 
 
+async def test_a_workspace_allowlist_also_holds_in_a_shared_channel(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """In a Slack Connect channel people from another organisation can mention the bot; the
+    envelope's team is still the app's own, so only the person's workspace tells them apart."""
+    allow = {"slack_allowed_teams": [slack.team_id]}
+    async with running_bot(slack_settings(settings, slack, **allow), scripted, db, slack) as bot:
+        outsider = slack.user_says("C1", "<@U0BOT> find cats", user="U0EVE", team="T0OTHER")
+        insider = slack.user_says("C1", "<@U0BOT> find dogs")
+        for message in (outsider, insider):
+            assert (await slack.post_event(slack.mention(message)))[0] == 200
+        await slack.wait_for_reply("C1", insider.ts)
+        await bot.turns.drain(30)
+    assert slack.bot_replies("C1", outsider.ts) == []
+    assert [m.text for m in scripted.seen] == ["find dogs"]
+
+
 async def test_tokens_never_appear_in_logs(
     settings: Settings,
     db: Database,
