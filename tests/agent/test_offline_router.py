@@ -148,6 +148,33 @@ async def test_a_number_in_the_subject_is_searched(offline, apify: ApifyFake) ->
 
 
 @pytest.mark.parametrize(
+    ("request_text", "terms", "limit"),
+    [
+        ("find 2024 election tweets", ["2024 election"], None),
+        ("iphone 15 videos on youtube", ["iphone 15"], None),
+        ("find 20 tweets about cats", ["cats"], 20),
+        ("show me 5 tiktoks about covid 19", ["covid 19"], 5),
+    ],
+)
+def test_a_number_of_the_subject_is_no_count(
+    request_text: str, terms: list[str], limit: int | None
+) -> None:
+    intent = parse_intent(request_text, registry.platform_words())
+
+    assert (intent.terms, intent.limit) == (terms, limit)
+
+
+async def test_a_year_after_find_is_searched_not_fetched_as_a_count(
+    offline, apify: ApifyFake
+) -> None:
+    await offline.handle(message("find 2024 election tweets"))
+
+    (tweets,) = apify.runs_started
+    assert tweets.run_input["searchTerms"][0].startswith("2024 election ")
+    assert tweets.run_input["maxItems"] < 1000
+
+
+@pytest.mark.parametrize(
     ("request_text", "min_likes"),
     [
         ("tweets about bitcoin with over 10k likes", 10_000),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
@@ -277,12 +277,33 @@ def _number(value: str, suffix: str | None) -> int:
     return int(number * _MULTIPLIER.get((suffix or "").lower(), 1))
 
 
-def _take(pattern: re.Pattern[str], text: str) -> tuple[re.Match[str] | None, str]:
-    """The first match of `pattern`, and the text with it blanked out."""
-    match = pattern.search(text)
+def _take(
+    pattern: re.Pattern[str],
+    text: str,
+    accept: Callable[[re.Match[str], str], bool] | None = None,
+) -> tuple[re.Match[str] | None, str]:
+    """The first match of `pattern` (that `accept` takes), and the text with it blanked out."""
+    match = next((m for m in pattern.finditer(text) if accept is None or accept(m, text)), None)
     if match is None:
         return None, text
     return match, text[: match.start()] + " " + text[match.end() :]
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_CONTENT_NOUN = re.compile(r"\s*(?:tweets|posts|videos|shorts|tiktoks|ads|results|items)\b", re.I)
+
+
+def _is_count(match: re.Match[str], text: str) -> bool:
+    """Whether a number the limit pattern found is a count rather than part of the subject.
+
+    "find 2024 election tweets" asked about the election, not for 2024 tweets, and "iphone 15
+    videos" for videos about the iPhone 15: a year after "find" counts only right before what
+    is counted, and a number before it counts only when no word of the subject comes first.
+    """
+    if match.group(1):  # "top 10", "find 2024 ..."
+        return not _YEAR.fullmatch(match.group(1)) or bool(_CONTENT_NOUN.match(text, match.end()))
+    before = _WORD.findall(text[: match.start()])
+    return not before or before[-1].lower().strip(".'-") in STOPWORDS
 
 
 def _has(words: set[str], lowered: str, tokens: set[str]) -> bool:
@@ -333,7 +354,7 @@ def _read_numbers(intent: Intent, text: str) -> str:
     match, text = _take(_PATTERNS["max_followers"], text)
     if match:
         intent.max_followers = _number(match.group(1), match.group(2))
-    match, text = _take(_PATTERNS["limit"], text)
+    match, text = _take(_PATTERNS["limit"], text, _is_count)
     if match:
         raw = match.group(1) or match.group(3)
         intent.limit = max(1, min(_number(raw, match.group(2)), 1000))
