@@ -345,9 +345,26 @@ class SlackFake:
             return {"ok": False, "error": "invalid_arguments"}
         if not self._find(channel, thread_ts):
             return {"ok": False, "error": "thread_not_found"}
+        missing = self._missing_recipient(channel, args)
+        if missing:
+            return {"ok": False, "error": missing}
         text = str(args.get("markdown_text") or "") + _chunk_text(args.get("chunks"))
         message = self._add_bot_message(channel, text, thread_ts=thread_ts, streaming=True)
         return {"ok": True, "channel": channel, "ts": message.ts}
+
+    def _missing_recipient(self, channel: str, args: dict[str, Any]) -> str | None:
+        """Slack's refusal of a stream outside a DM that does not name who it is for.
+
+        In channels (and group DMs) Slack requires `recipient_team_id` and
+        `recipient_user_id`; only a direct message may go without them.
+        """
+        if self._channel_types.get(channel) == "im":
+            return None
+        if not args.get("recipient_team_id"):
+            return "missing_recipient_team_id"
+        if not args.get("recipient_user_id"):
+            return "missing_recipient_user_id"
+        return None
 
     async def _chat_append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         message = self._find(str(args.get("channel") or ""), str(args.get("ts") or ""))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from slack_sdk.errors import SlackApiError
+
 from adapters.slack.app import slack_client
 from adapters.slack.replies import MAX_MESSAGES
 from adapters.slack.server import slack_deliverer
@@ -211,3 +213,23 @@ async def test_one_failed_stream_start_does_not_stop_streaming_for_good(
     assert "cats post 1" in posted.visible_text()  # the first answer was posted instead
     # The next answer is streamed again: Slack renders its Markdown.
     assert streamed.text.startswith("## Top TikTok posts") and not streamed.blocks
+
+
+async def test_the_fake_refuses_a_channel_stream_without_its_recipient_as_slack_does(
+    settings: Settings, slack: SlackFake
+) -> None:
+    """Slack streams into a channel only for a named person (team and user); a DM needs
+    neither. A bot that stopped naming them would fall back to posting in every channel."""
+    client = slack_client(slack_settings(settings, slack))
+    parent = slack.user_says("C1", "<@U0BOT> find cats")
+    errors = []
+    for recipient in ({}, {"recipient_team_id": slack.team_id}):
+        try:
+            await client.chat_startStream(channel="C1", thread_ts=parent.ts, **recipient)
+        except SlackApiError as exc:
+            errors.append(exc.response["error"])
+    assert errors == ["missing_recipient_team_id", "missing_recipient_user_id"]
+    dm = slack.user_says("D1", "find cats", channel_type="im")
+    started = await client.chat_startStream(channel="D1", thread_ts=dm.ts, markdown_text="hi")
+    assert started["ok"]
+    assert [m.text for m in slack.bot_replies("C1", parent.ts)] == []
