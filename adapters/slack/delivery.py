@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.replies import SlackPost, files_note, reply_posts
+from adapters.slack.replies import SlackPost, defuse_mentions, files_note, reply_posts
 from viraltracker_bot.conversation import ChatPlatform, Reply
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class ThreadReplier:
                 recipient_user_id=user,
                 buffer_size=STREAM_LIMIT,
             )
-            await stream.append(markdown_text=markdown)
+            await stream.append(markdown_text=defuse_mentions(markdown))
             await stream.stop(metadata=tagged(metadata, "all"))
         except SlackApiError as exc:
             if stream_started(exc):

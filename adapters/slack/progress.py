@@ -9,7 +9,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.replies import escape, trim
+from adapters.slack.replies import defuse_mentions, escape, trim
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class ThreadStatus:
         self.shown: list[str] = []
 
     async def __call__(self, status: str) -> None:
-        self._latest = trim(" ".join(status.split()), STATUS_LIMIT)
+        self._latest = trim(" ".join(defuse_mentions(status).split()), STATUS_LIMIT)
         if self._sender is None or self._sender.done():
             # An empty context: the caller's (an agent run's) would keep the run, its results
             # and this object alive in a reference cycle only the full GC pass frees.

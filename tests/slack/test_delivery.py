@@ -233,3 +233,23 @@ async def test_the_fake_refuses_a_channel_stream_without_its_recipient_as_slack_
     started = await client.chat_startStream(channel="D1", thread_ts=dm.ts, markdown_text="hi")
     assert started["ok"]
     assert [m.text for m in slack.bot_replies("C1", parent.ts)] == []
+
+
+async def test_text_we_did_not_write_cannot_ping_a_channel_or_a_group(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """Captions and names come from strangers: a literal `<!channel>` or `<!subteam^ID>` in
+    them must reach Slack as plain words, streamed or posted, never as a broadcast."""
+    typed = "&lt;!channel&gt; &lt;!here|here&gt; &lt;!subteam^S0DESIGN|@design&gt;"
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        first = slack.user_says("C1", f"<@U0BOT> find {typed}")
+        await slack.post_event(slack.mention(first))
+        [streamed] = await slack.wait_for_reply("C1", first.ts)
+        slack.fail("chat.startStream", "not_allowed_token_type")
+        second = slack.user_says("C1", f"<@U0BOT> find {typed}")
+        await slack.post_event(slack.mention(second))
+        [posted] = await slack.wait_for_reply("C1", second.ts)
+    assert not streamed.blocks  # the first answer was streamed as Markdown
+    assert "**@channel @here @design post 1**" in streamed.text
+    for shown in (streamed.text, posted.visible_text(), posted.text):
+        assert "<!" not in shown
