@@ -123,6 +123,8 @@ class SlackTurns:
         if message.kind == "message" and not message.is_direct:
             if message.mentions(bot_user_id) or message.addressed_to_others(bot_user_id):
                 return False
+            if not message.text.strip():
+                return False  # a picture or a file shared among people: not a question
             if not await self._bot_in_thread(message):
                 return False
         worker = self._worker()

@@ -134,3 +134,31 @@ async def test_a_thread_message_addressed_to_someone_else_is_left_to_them(
         await bot.turns.drain(30)
     assert [m.text for m in scripted.seen] == ["find cats", "export those as csv"]
     assert _answers(slack, "C1", first.ts) == 2
+
+
+def _file_share(slack: SlackFake, text: str, thread_ts: str) -> dict[str, object]:
+    """The `message` event of a file someone shares in a thread, with `text` beside it."""
+    body = slack.message_event(slack.user_says("C1", text, thread_ts=thread_ts))
+    body["event"] |= {
+        "subtype": "file_share",
+        "files": [{"id": "F0PIC", "name": "cat.png", "mimetype": "image/png"}],
+    }
+    return body
+
+
+async def test_a_file_shared_without_words_in_the_thread_is_not_answered(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """A picture posted in a thread the bot answered is for the people there; the bot
+    answered it with its help text. A file shared with a question is still a question."""
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack) as bot:
+        first = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(first))
+        await slack.wait_for_reply("C1", first.ts)
+        assert (await slack.post_event(_file_share(slack, "", first.ts)))[0] == 200
+        await bot.turns.drain(30)
+        assert (await slack.post_event(_file_share(slack, "find dogs", first.ts)))[0] == 200
+        await slack.wait_for_reply("C1", first.ts, count=2)
+        await bot.turns.drain(30)
+    assert [m.text for m in scripted.seen] == ["find cats", "find dogs"]
+    assert _answers(slack, "C1", first.ts) == 2
