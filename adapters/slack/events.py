@@ -20,6 +20,8 @@ _LABELLED_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)\|([^>]+)>")
 _PLAIN_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
 _SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _GROUP_MENTION = re.compile(r"<!(?:here|channel|everyone|subteam\^)")
+_USER_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>")
+_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 
 
 class SlackMessage(BaseModel):
@@ -103,7 +105,11 @@ def read_message(body: dict[str, Any]) -> SlackMessage | None:
 
 
 def plain_text(text: str, bot_user_id: str | None = None) -> str:
-    """What the person typed, without the bot's @mention and Slack's link markup."""
+    """What the person typed, without the bot's @mention and Slack's markup.
+
+    User groups and dates become the words Slack shows for them (`@design`, `Feb 18, 2014`):
+    the agents read the text as a person wrote it, not Slack's encoding of it.
+    """
 
     def mention(match: re.Match[str]) -> str:
         return "" if match.group(1) == bot_user_id else f"@{match.group(1)}"
@@ -113,6 +119,8 @@ def plain_text(text: str, bot_user_id: str | None = None) -> str:
     text = _LABELLED_LINK.sub(_link, text)
     text = _PLAIN_LINK.sub(lambda m: m.group(1), text)
     text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
+    text = _USER_GROUP.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
+    text = _DATE.sub(lambda m: m.group(1), text)
     return re.sub(r"[ \t]{2,}", " ", html.unescape(text)).strip()
 
 

@@ -15,10 +15,11 @@ from pydantic_ai.models.function import FunctionModel
 
 from tests.fakes.apify import ApifyFake
 from tests.fakes.slack import FakeMessage, SlackFake
-from tests.slack.conftest import RunningBot, running_bot, slack_settings
+from tests.slack.conftest import RunningBot, ScriptedConversation, running_bot, slack_settings
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Conversation
 from viraltracker_bot.runtime import Runtime
+from viraltracker_bot.storage.database import Database
 
 
 @asynccontextmanager
@@ -202,3 +203,21 @@ async def test_a_model_failure_is_explained_in_the_thread(
         await bot.turns.drain(30)
     assert "overloaded" in failure.visible_text()
     assert "try again" in failure.visible_text().lower()
+
+
+async def test_user_groups_and_dates_reach_the_conversation_as_slack_shows_them(
+    settings: Settings, slack: SlackFake, db: Database, scripted: ScriptedConversation
+) -> None:
+    """A person who writes '@design' or picks a date sees those words; the bot got Slack's
+    markup for them (`<!subteam^S0DESIGN|@design>`, `<!date^1392734382^{date}|...>`)."""
+    async with running_bot(slack_settings(settings, slack), scripted, db, slack):
+        message = slack.user_says(
+            "C1",
+            "<@U0BOT> what did <!subteam^S0DESIGN|@design> post on "
+            "<!date^1392734382^{date}|Feb 18, 2014> and <!subteam^S0OPS>?",
+        )
+        await slack.post_event(slack.mention(message))
+        [answer] = await slack.wait_for_reply("C1", message.ts)
+    asked = "what did @design post on Feb 18, 2014 and @S0OPS?"
+    assert [m.text for m in scripted.seen] == [asked]
+    assert answer.text == f"You said: {asked}"
