@@ -22,8 +22,12 @@ _BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
-_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+# A link's address may hold balanced brackets (Wikipedia's `Cat_(disambiguation)`).
+_ADDRESS = r"((?:[^()\s]|\([^()\s]*\))+)"
+_IMAGE = re.compile(r"!\[([^\]]*)\]\(" + _ADDRESS + r"(?:\s+\"[^\"]*\")?\)")
+_LINK = re.compile(r"\[([^\]]+)\]\(" + _ADDRESS + r"(?:\s+\"[^\"]*\")?\)")
+_QUOTE = re.compile(r"^\s{0,3}(?:>\s?)+(.*)$")
+_SLACK_SPAN = re.compile(r"<[^<>\n]*>")
 _AUTOLINK = re.compile(r"<((?:https?|mailto):[^>\s]+)>")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _ITALIC_STAR = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
@@ -116,6 +120,10 @@ def _take_fence(lines: list[str], start: int) -> tuple[list[str], int]:
 def _line(line: str) -> str:
     if _RULE.match(line):
         return ""
+    quote = _QUOTE.match(line)
+    if quote:
+        # Slack quotes a line starting with a bare '>' (escaped, it shows the character).
+        return f"> {_line(quote.group(1))}".rstrip()
     heading = _HEADING.match(line)
     if heading:
         return f"*{_inline(heading.group(2)).replace('*', '')}*"
@@ -228,12 +236,29 @@ def _short_lines(text: str, limit: int) -> list[str]:
     out: list[str] = []
     for line in text.split("\n"):
         while len(line) > limit:
-            cut = line.rfind(" ", 0, limit)
-            cut = cut if cut > limit // 2 else limit
+            cut = _cut_at(line, limit)
             out.append(line[:cut])
             line = line[cut:].lstrip(" ")
         out.append(line)
     return out
+
+
+def _cut_at(line: str, limit: int) -> int:
+    """Where to cut a line too long for one piece: a space outside Slack's `<link|label>`.
+
+    A link cut in two shows its markup and leads nowhere; it goes whole into the next piece
+    unless it alone is longer than a piece.
+    """
+    spans = [m.span() for m in _SLACK_SPAN.finditer(line) if m.start() < limit]
+    cut = limit
+    while cut > limit // 2:
+        cut = line.rfind(" ", 0, cut)
+        if cut <= limit // 2:
+            break
+        if not any(start < cut < end for start, end in spans):
+            return cut
+    inside = next((start for start, end in spans if start < limit < end), 0)
+    return inside if inside > 0 else limit
 
 
 def trim(text: str, limit: int, note: str = "…") -> str:

@@ -253,3 +253,21 @@ async def test_text_we_did_not_write_cannot_ping_a_channel_or_a_group(
     assert "**@channel @here @design post 1**" in streamed.text
     for shown in (streamed.text, posted.visible_text(), posted.text):
         assert "<!" not in shown
+
+
+async def test_quotes_links_with_brackets_and_very_long_lines_read_right(
+    settings: Settings, slack: SlackFake
+) -> None:
+    deliverer = slack_deliverer(slack_settings(settings, slack))
+    wiki = "https://en.wikipedia.org/wiki/Cat_(disambiguation)"
+    links = [f"[top post number {i}](https://example.com/p/{i})" for i in range(150)]
+    await deliverer.deliver(
+        "C7",
+        Reply(text=f"> so **cute** & small\nSee [Cat]({wiki}).\n" + " · ".join(links)),
+    )
+    shown = "\n".join(m.visible_text() for m in slack.messages["C7"])
+    assert "> so *cute* &amp; small\n" in shown  # Slack's quote, not a literal '>'
+    assert f"See <{wiki}|Cat>." in shown
+    # Cut where it had to be, a line of links still holds every link whole.
+    for i in range(150):
+        assert f"<https://example.com/p/{i}|top post number {i}>" in shown
