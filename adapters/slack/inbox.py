@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 SOURCE = "slack"
 REPLY_EVENT = "viraltracker_reply"
+PLACEHOLDER = "placeholder"
+"""The `part` of the progress message posted where the thread status is refused."""
 THREAD_PAGE = 200
 MAX_PAGES = 10
 
@@ -63,6 +65,8 @@ class Shown:
     whole_text: bool = False
     parts: set[int] = field(default_factory=set)
     files: bool = False
+    placeholder_ts: str | None = None
+    """A progress message an earlier attempt left, for the answer's first part to replace."""
 
 
 def _tagged_part(message: dict[str, Any], event_id: str) -> int | str | None:
@@ -130,17 +134,32 @@ async def already_shown(
         )
         return shown
     names = {Path(f).name for f in files}
+    placeholders: list[str] = []
     for posted in messages:
         part = _tagged_part(posted, event_id)
         if part == "all":
             shown.whole_text = True
+        elif part == PLACEHOLDER:
+            placeholders.append(str(posted.get("ts")))
         elif isinstance(part, int):
             shown.parts.add(part)
         if names and _shares(posted, names, after=message.ts):
             shown.files = True
         if _is_dead_stream(posted):
             await _delete(client, message.channel, str(posted.get("ts")))
+    await _keep_one_placeholder(client, message.channel, shown, placeholders)
     return shown
+
+
+async def _keep_one_placeholder(
+    client: AsyncWebClient, channel: str, shown: Shown, placeholders: list[str]
+) -> None:
+    """Earlier attempts' progress messages: the first stays for the answer to replace (when
+    its first part is still to come), the others go, so none is left saying 'Searching…'."""
+    if placeholders and not shown.whole_text and 0 not in shown.parts:
+        shown.placeholder_ts = placeholders.pop(0)
+    for ts in placeholders:
+        await _delete(client, channel, ts)
 
 
 def _shares(posted: dict[str, Any], names: set[str], *, after: str) -> bool:
@@ -162,7 +181,14 @@ async def _delete(client: AsyncWebClient, channel: str, ts: str) -> None:
     try:
         await client.chat_delete(channel=channel, ts=ts)
     except SlackApiError as exc:
-        log.info("slack: could not delete a dead stream (%s)", exc.response.get("error"))
+        log.info("slack: could not delete a leftover message (%s)", exc.response.get("error"))
+
+
+async def drop_placeholder(client: AsyncWebClient, channel: str, shown: Shown) -> None:
+    """Delete the leftover progress message when nothing is posted to replace it."""
+    if shown.placeholder_ts is not None:
+        await _delete(client, channel, shown.placeholder_ts)
+        shown.placeholder_ts = None
 
 
 Store = Callable[[SlackMessage, str | None], Awaitable[bool]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,10 +28,20 @@ class ThreadStatus:
     later takes its place.
     """
 
-    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel: str,
+        thread_ts: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """`metadata` tags the placeholder message, so a later attempt at the same message
+        finds it in the thread (to put the answer in its place, or delete it)."""
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
+        self.metadata = metadata
         self.placeholder_ts: str | None = None
         self._use_placeholder = False
         self._latest: str | None = None
@@ -55,7 +66,11 @@ class ThreadStatus:
                 log.warning("slack: status update failed", exc_info=True)
 
     async def clear(self) -> None:
-        """Remove the status line (when no reply was posted to clear it)."""
+        """Remove the status line (when no reply was posted to clear it).
+
+        A placeholder message stays: the process that took the message over finds it by
+        its metadata and deletes it.
+        """
         await self.settle()
         if self._use_placeholder or self._shown is None:
             return
@@ -88,9 +103,10 @@ class ThreadStatus:
     async def _show_in_placeholder(self, status: str) -> None:
         text = f"_{escape(status)}_"
         if self.placeholder_ts is None:
-            response = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=text
-            )
+            kwargs: dict[str, Any] = {"channel": self.channel, "thread_ts": self.thread_ts}
+            if self.metadata is not None:
+                kwargs["metadata"] = self.metadata
+            response = await self.client.chat_postMessage(text=text, **kwargs)
             self.placeholder_ts = response["ts"]
         else:
             await self.client.chat_update(channel=self.channel, ts=self.placeholder_ts, text=text)

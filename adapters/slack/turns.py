@@ -15,14 +15,17 @@ from adapters.slack.delivery import (
     ThreadReplier,
     note_unattached,
     post_text,
+    tagged,
     upload_files,
     why_unattached,
 )
 from adapters.slack.events import SlackMessage
 from adapters.slack.inbox import (
+    PLACEHOLDER,
     SOURCE,
     Shown,
     already_shown,
+    drop_placeholder,
     message_of,
     payload_of,
     reply_tag,
@@ -162,8 +165,8 @@ class SlackTurns:
             shown = Shown()
         else:  # answered before: deliver the stored answer, minus what the thread shows
             reply = Reply.model_validate(lease.item.payload["reply"])
-            placeholder_ts = None
             shown = await already_shown(self._client(), message, lease.event_id, reply.files)
+            placeholder_ts = shown.placeholder_ts
         try:
             await self._deliver(message, reply, lease, shown, placeholder_ts)
         except SlackApiError as exc:
@@ -182,7 +185,13 @@ class SlackTurns:
         self, message: SlackMessage, bot_user_id: str | None, lease: Lease
     ) -> tuple[Reply, str | None] | None:
         """The core's answer, kept with the message; None when another process took it over."""
-        progress = ThreadStatus(self._client(), message.channel, message.thread)
+        await self._drop_leftover_placeholder(message, lease)
+        progress = ThreadStatus(
+            self._client(),
+            message.channel,
+            message.thread,
+            metadata=tagged(reply_tag(lease.event_id), PLACEHOLDER),
+        )
         await progress(FIRST_STATUS)
         incoming = message.incoming(bot_user_id).model_copy(update={"lease_owner": lease.owner})
         try:
@@ -198,6 +207,19 @@ class SlackTurns:
         log.info("slack: %s was taken over by another process", message.event_id)
         await progress.clear()
         return None
+
+    async def _drop_leftover_placeholder(self, message: SlackMessage, lease: Lease) -> None:
+        """Delete the progress message an earlier attempt at this message left in the thread.
+
+        It is deleted, not reused: the process that posted it may still be alive (it lost its
+        lease) and would write its status lines over the answer. Only a message taken on
+        again reads its thread back, so a first attempt costs no `conversations.replies`
+        call (rate-limited for many apps).
+        """
+        if lease.item.attempts <= 1:
+            return
+        shown = await already_shown(self._client(), message, lease.event_id, [])
+        await drop_placeholder(self._client(), message.channel, shown)
 
     async def _keep(self, reply: Reply, lease: Lease) -> bool:
         """Keep the answer with the message before posting it; False when the lease was lost.
@@ -242,7 +264,13 @@ class SlackTurns:
             )
         else:
             await post_text(
-                client, message.channel, message.thread, text, metadata=tag, skip=shown.parts
+                client,
+                message.channel,
+                message.thread,
+                text,
+                placeholder_ts=placeholder_ts,
+                metadata=tag,
+                skip=shown.parts,
             )
         if reply.files and not shown.files:
             await self._attach(client, message, reply.files)
@@ -283,9 +311,12 @@ class SlackTurns:
                     message.channel,
                     message.thread,
                     Reply(text=GAVE_UP_TEXT, error=True),
+                    placeholder_ts=shown.placeholder_ts,
                     metadata=reply_tag(lease.event_id),
                 )
-            elif files and not shown.files:
+                shown.placeholder_ts = None
+            await drop_placeholder(self._client(), message.channel, shown)
+            if (shown.whole_text or shown.parts) and files and not shown.files:
                 await note_unattached(
                     self._client(),
                     message.channel,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -271,3 +272,65 @@ async def test_quotes_links_with_brackets_and_very_long_lines_read_right(
     # Cut where it had to be, a line of links still holds every link whole.
     for i in range(150):
         assert f"<https://example.com/p/{i}|top post number {i}>" in shown
+
+
+async def test_a_retried_delivery_replaces_the_progress_message_instead_of_leaving_it(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """Where the thread status is refused, progress shows in a message the answer replaces.
+    When that first delivery failed and a later attempt delivered the answer, the answer
+    came as a new message and '_Searching TikTok…_' stayed in the thread for good."""
+    slack.fail("assistant.threads.setStatus", "missing_scope", times=100)
+    scripted.release = asyncio.Event()
+    live = slack_settings(settings, slack, inbox_sweep_s=0.1)
+    async with running_bot(live, scripted, db, slack) as bot:
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for(
+            lambda: any(
+                m.visible_text() == "_Searching TikTok…_"
+                for m in slack.bot_replies("C1", message.ts)
+            )
+        )
+        slack.fail("chat.update", "internal_error")  # the answer's first delivery fails
+        scripted.release.set()
+        await slack.wait_for(
+            lambda: any(
+                "cats post 1" in m.visible_text() for m in slack.bot_replies("C1", message.ts)
+            )
+        )
+        await bot.turns.drain(10)
+    shown = [m.visible_text() for m in slack.bot_replies("C1", message.ts)]
+    assert len(shown) == 1 and "cats post 1" in shown[0], shown
+
+
+async def test_a_message_taken_over_after_a_crash_leaves_no_progress_message_behind(
+    settings: Settings, db: Database, slack: SlackFake, scripted: ScriptedConversation
+) -> None:
+    """A process that dies mid-answer leaves its progress message; the process that takes
+    the message over answers in its place rather than beside it."""
+    slack.fail("assistant.threads.setStatus", "missing_scope", times=100)
+    scripted.release = asyncio.Event()
+    live = slack_settings(settings, slack, inbox_sweep_s=0.1, inbox_lease_s=1.0)
+    async with running_bot(live, scripted, db, slack) as first:
+        message = slack.user_says("C1", "<@U0BOT> find cats")
+        await slack.post_event(slack.mention(message))
+        await slack.wait_for(
+            lambda: any(
+                m.visible_text() == "_Searching TikTok…_"
+                for m in slack.bot_replies("C1", message.ts)
+            )
+        )
+        await first.turns.close(0.1)  # its turn is cut short, as by a crash
+    scripted.release.set()
+    async with running_bot(live, scripted, db, slack) as second:
+        second.turns.start()
+        await slack.wait_for(
+            lambda: any(
+                "cats post 1" in m.visible_text() for m in slack.bot_replies("C1", message.ts)
+            )
+        )
+        await second.turns.drain(10)
+    shown = [m.visible_text() for m in slack.bot_replies("C1", message.ts)]
+    assert len(scripted.seen) == 2  # the second process answered it
+    assert len(shown) == 1 and "cats post 1" in shown[0], shown
