@@ -207,6 +207,30 @@ async def test_a_creators_last_five_are_their_five_newest_not_a_pool(
     assert sorted(shown_videos(result.output)) == [0, 1, 2, 3, 4]
 
 
+async def test_a_creators_last_five_leave_out_old_pinned_videos(
+    make_deps, apify: ApifyFake
+) -> None:
+    """The actor lists a profile's pinned videos first, on top of the count asked for: pinned
+    videos are often old hits, and ranking by views kept them instead of the newest five."""
+    videos = recent_videos(60, lambda i: 1_000 * (i + 1), author="nasa")
+    pinned = [
+        {**video, "createTime": int(time.time()) - 86_400 * 300, "playCount": 9_000_000 + i}
+        for i, video in enumerate(recent_videos(62, lambda i: 1, author="nasa")[60:])
+    ]
+    apify.set_items(
+        "clockworks/tiktok-scraper",
+        lambda _actor, run_input: pinned + videos[: run_input["resultsPerPage"]],
+    )
+    script = Script(
+        {"tiktok": [call("scrape_tiktok_user", {"username": "@nasa", "count": 5}), echo()]}
+    )
+
+    result = await tiktok_agent.run("@nasa's last 5 tiktoks", deps=make_deps(script.model))
+
+    assert "TikTok user 'nasa' (limit 5): 5 videos" in result.output
+    assert sorted(shown_videos(result.output)) == [0, 1, 2, 3, 4]  # not the pinned 60 and 61
+
+
 async def test_three_asked_for_and_shown_are_not_called_too_few(
     make_deps, apify: ApifyFake
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -301,3 +302,38 @@ async def test_closing_the_services_finishes_the_stores_in_flight(
 
     assert all(task.done() for task in writes)
     assert (await table_counts(db))["posts"] == result.scraped
+
+
+@pytest.mark.parametrize("platform", [Platform.tiktok, Platform.twitter])
+async def test_a_creators_latest_are_the_newest_however_the_query_was_built(
+    services: PlatformServices, apify: ApifyFake, clock: Clock, platform: Platform
+) -> None:
+    """The CLI (`search tiktok --user`) and digests build a user query without a sort: the
+    actor's extra rows (TikTok lists pinned videos, often old hits, on top of the count asked
+    for) must not push the creator's newest posts out of "the last 3"."""
+    now = int(clock.now.timestamp())
+    if platform is Platform.tiktok:
+        rows = [
+            payloads.tiktok_video(
+                id=f"70{i}", playCount=views, createTime=now - age, createTimeISO=None
+            )
+            for i, (views, age) in enumerate([(9_000_000, 86_400 * 300)] + [(100, 60)] * 3)
+        ]
+        actor = "clockworks/tiktok-scraper"
+    else:
+        rows = [
+            payloads.tweet(id=f"70{i}", viewCount=views, createdAt=_tweet_date(now - age))
+            for i, (views, age) in enumerate([(9_000_000, 86_400 * 300)] + [(100, 60)] * 3)
+        ]
+        actor = "apidojo/tweet-scraper"
+    apify.set_items(actor, rows)
+    query = PlatformQuery(platform=platform, kind="user", terms=["nasa"], limit=3)
+
+    result = await services.run(query)
+
+    assert sorted(p.platform_id for p in result.posts) == ["701", "702", "703"]
+
+
+def _tweet_date(unix: int) -> str:
+    """A tweet's `createdAt` as the actor writes it: 'Fri Nov 24 17:49:36 +0000 2023'."""
+    return datetime.fromtimestamp(unix, UTC).strftime("%a %b %d %H:%M:%S +0000 %Y")

@@ -45,10 +45,25 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+LATEST_SORTS = ("latest", "recent", "new", "newest")
+
+
+def newest_first(query: PlatformQuery) -> bool:
+    """Whether the query's cut keeps the newest posts: a 'Latest' sort, or a creator's posts.
+
+    "@nasa's last 5" means their five newest, whatever the query's sort says: the actor may
+    return more than asked (TikTok lists pinned videos, often old hits, on top of the count),
+    and ranking those by views before the cut kept old hits instead of the latest five. The
+    CLI and digests build user queries without a sort, so the kind decides, not the builder.
+    """
+    return query.kind == "user" or (query.sort or "").lower() in LATEST_SORTS
+
+
 def viral_posts(posts: list[Post], query: PlatformQuery, now: datetime) -> list[Post]:
-    """Posts passing the filters, most viewed first (newest first for 'Latest'), up to the limit."""
+    """Posts passing the filters, most viewed first (newest first for 'Latest' and a creator's
+    posts, see `newest_first`), up to the limit."""
     kept = [p for p in posts if passes(p, query, now)]
-    if (query.sort or "").lower() in ("latest", "recent", "new", "newest"):
+    if newest_first(query):
         oldest = datetime.min.replace(tzinfo=UTC)
         kept.sort(key=lambda p: _aware(p.posted_at) if p.posted_at else oldest, reverse=True)
     else:
