@@ -35,7 +35,17 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=5000, help="How many items.")]
+SEARCH_LIMIT_HELP = (
+    "How many of the best to show, ranked from at least 50 fetched; "
+    "with --user or --page, how many of the latest."
+)
+"""A search fetches a pool to filter and rank (`spec.pool_size`): --limit is what is shown."""
+SearchLimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=5000, help=SEARCH_LIMIT_HELP)
+]
+StoredLimitOpt = Annotated[
+    int, typer.Option("--limit", "-n", min=1, max=5000, help="How many stored posts.")
+]
 MinViewsOpt = Annotated[
     int | None, typer.Option("--min-views", help="Keep posts with at least this many views.")
 ]
@@ -166,7 +176,7 @@ def _terms(text: str) -> list[str]:
 @search_app.command("twitter")
 def search_twitter(
     keywords: Annotated[str, typer.Argument(help="Comma-separated keywords, OR-ed: 'btc,bitcoin'")],
-    limit: LimitOpt = 50,
+    limit: SearchLimitOpt = 50,
     hours_back: Annotated[int, typer.Option("--hours", help="How far back to look.")] = 24,
     user: Annotated[
         bool, typer.Option("--user", help="KEYWORDS is a handle: its timeline.")
@@ -193,7 +203,7 @@ def search_tiktok(
     keywords: Annotated[str | None, typer.Argument(help="Comma-separated keywords")] = None,
     hashtag: Annotated[str | None, typer.Option("--hashtag", help="Search a hashtag.")] = None,
     user: Annotated[str | None, typer.Option("--user", help="A creator's videos.")] = None,
-    limit: LimitOpt = 50,
+    limit: SearchLimitOpt = 50,
     min_views: MinViewsOpt = None,
     max_followers: MaxFollowersOpt = None,
     days: Annotated[int | None, typer.Option("--days", help="Only videos this recent.")] = None,
@@ -223,8 +233,12 @@ def search_tiktok(
 @search_app.command("youtube")
 def search_youtube(
     keywords: Annotated[str, typer.Argument(help="Comma-separated keywords")],
-    shorts: Annotated[int, typer.Option("--shorts", help="How many Shorts.")] = 100,
-    videos: Annotated[int, typer.Option("--videos", help="How many regular videos.")] = 0,
+    shorts: Annotated[
+        int, typer.Option("--shorts", help="How many of the best Shorts to show.")
+    ] = 100,
+    videos: Annotated[
+        int, typer.Option("--videos", help="How many of the best regular videos to show.")
+    ] = 0,
     days: Annotated[int | None, typer.Option("--days", help="Only videos this recent.")] = None,
     min_views: MinViewsOpt = None,
     max_followers: MaxFollowersOpt = None,
@@ -248,7 +262,7 @@ def search_youtube(
 def search_facebook_ads(
     keyword: Annotated[str, typer.Argument(help="A keyword or an Ad Library search URL")],
     page: Annotated[bool, typer.Option("--page", help="KEYWORD is a page: its ads.")] = False,
-    limit: LimitOpt = 50,
+    limit: SearchLimitOpt = 50,
     period: Annotated[str, typer.Option(help="e.g. last7d, last30d, last90d")] = "last30d",
     active: Annotated[str, typer.Option(help="all, active or inactive")] = "all",
     country: Annotated[str, typer.Option(help="Two-letter country code, or ALL")] = "ALL",
@@ -278,7 +292,7 @@ def top(
     sort: Annotated[
         str, typer.Option(help="views, likes, engagement, engagement_rate or outlier")
     ] = "views",
-    limit: LimitOpt = 10,
+    limit: StoredLimitOpt = 10,
     as_json: JsonFlag = False,
 ) -> None:
     """Top posts already in the database (what earlier searches and digests found)."""
@@ -345,7 +359,7 @@ def export(
     days: Annotated[int, typer.Option(help="Posted in the last N days.")] = 7,
     keyword: Annotated[list[str] | None, typer.Option("--keyword", "-k")] = None,
     sort: Annotated[str, typer.Option(help="views, likes, engagement, ...")] = "views",
-    limit: LimitOpt = 100,
+    limit: StoredLimitOpt = 100,
     output_dir: Annotated[
         Path | None, typer.Option("--dir", help="Default: the export dir.")
     ] = None,

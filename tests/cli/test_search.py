@@ -38,3 +38,25 @@ def test_a_page_search_of_the_last_day_says_24h_and_asks_for_it(cli: CliRunner) 
     query = json.loads(result.stdout)["query"]
     assert (query["kind"], query["hours_back"]) == ("page_ads", 24)
     assert query["options"] == {"period": "last24h", "active_status": "all", "country": "US"}
+
+
+@pytest.mark.parametrize("platform", ["twitter", "tiktok", "facebook-ads"])
+def test_a_searchs_limit_is_said_to_be_how_many_of_the_best_are_shown(
+    cli: CliRunner, platform: str
+) -> None:
+    """A keyword search ranks at least 50 fetched items and shows --limit of them; only a
+    creator's or page's latest are fetched --limit at a time. 'How many items.' said neither."""
+    result = cli.invoke(app, ["search", platform, "--help"])
+
+    assert result.exit_code == 0, result.output
+    assert "How many items." not in result.stdout
+    assert "best to show" in result.stdout and "at least 50 fetched" in result.stdout
+    assert "latest" in result.stdout
+
+
+def test_stored_posts_limit_says_it_counts_stored_posts(cli: CliRunner) -> None:
+    for command in ("top", "export"):
+        result = cli.invoke(app, [command, "--help"])
+
+        assert result.exit_code == 0, result.output
+        assert "How many stored posts" in result.stdout
