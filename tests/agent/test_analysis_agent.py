@@ -107,6 +107,29 @@ async def test_compare_says_when_the_results_were_not_searched_alike(make_deps, 
     assert "TikTok: last 240h, 100,000+ views" in result.output
 
 
+async def test_compare_says_a_likes_minimum_held_on_one_platform_only(make_deps, make_post) -> None:
+    """'over 10k likes' filters tweets (min_faves) and nothing else: the same window and views
+    are no like for like when only one side kept its most liked posts."""
+    cache = ResultCache()
+    cache.begin_turn()
+    tweets = [make_post(likes=20_000) for _ in range(5)]
+    _put(cache, Platform.twitter, tweets, hours_back=168, options={"min_likes": 10_000})
+    _put(
+        cache,
+        Platform.tiktok,
+        [make_post(platform=Platform.tiktok) for _ in range(4)],
+        hours_back=168,
+    )
+    script = Script({"analysis": [call("compare_platforms", {"chart": False}), echo()]})
+
+    result = await analysis_agent.run("compare them", deps=make_deps(script.model, cache=cache))
+
+    assert "Not like for like" in result.output
+    assert "Twitter/X: last 168h, any views, 10,000+ likes" in result.output
+    assert "TikTok: last 168h, any views, any likes" in result.output
+    assert "only Twitter/X can filter by likes" in result.output
+
+
 async def test_compare_takes_the_latest_search_not_stale_platforms(make_deps, make_post) -> None:
     cache = ResultCache()
     cache.begin_turn()  # an old YouTube search about something else

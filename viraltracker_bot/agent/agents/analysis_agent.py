@@ -149,26 +149,47 @@ async def compare_platforms(ctx: RunContext[AgentDependencies], chart: bool = Tr
     return summary
 
 
-def _filters_of(cached: CachedResult) -> str:
+def _filters_of(cached: CachedResult, likes: bool) -> str:
+    """The filters a result was searched with; with `likes`, its likes minimum too ("any
+    likes" when none), since only some compared results had one."""
     query = cached.query
     bits = [f"last {query.hours_back}h" if query.hours_back else "any age"]
     bits.append(f"{query.min_views:,}+ views" if query.min_views else "any views")
     if query.max_followers:
         bits.append(f"authors ≤{query.max_followers:,} followers")
+    if likes:
+        bits.append(f"{floor:,}+ likes" if (floor := _min_likes(cached)) else "any likes")
     return ", ".join(bits)
 
 
+def _min_likes(cached: CachedResult) -> int | None:
+    """The likes minimum a search applied (only Twitter's min_faves: can), if any."""
+    value = cached.query.options.get("min_likes")
+    return int(value) if value else None
+
+
 def _unlike(compared: dict[Platform, CachedResult]) -> str | None:
-    """A warning when the compared results were searched with different filters."""
-    filters = {p: _filters_of(r) for p, r in compared.items()}
+    """A warning when the compared results were searched with different filters.
+
+    A likes minimum counts: 'over 10k likes' filters tweets only (the other actors have no
+    likes filter), so one side holds only its most liked posts and medians mislead."""
+    liked = [p for p, r in compared.items() if _min_likes(r)]
+    filters = {p: _filters_of(r, bool(liked)) for p, r in compared.items()}
     if len(set(filters.values())) < 2:
         return None
     each = "; ".join(f"{p.label}: {f}" for p, f in filters.items())
     names = " and ".join(p.value for p in compared)
-    return (
+    warning = (
         f"Not like for like: these were searched with different filters ({each}). Ask "
         f'"compare <topic> on {names}" to search them all with the same filters.'
     )
+    if liked:
+        only = " and ".join(p.label for p in liked)
+        warning += (
+            f" A likes minimum is no shared filter: only {only} can filter by likes, so "
+            'search without one and ask "top 10 by likes" to rank each by likes instead.'
+        )
+    return warning
 
 
 @analysis_agent.tool
