@@ -85,6 +85,32 @@ def test_the_pool_stays_within_the_per_run_cap() -> None:
     assert run_input(facebook.search_query("meal kit", count=5), cfg)["count"] == 20
 
 
+def requested(got: dict) -> int:
+    """How many items a run input asks for in all: YouTube's and TikTok's counts are per term."""
+    terms = got.get("searchQueries") or got.get("hashtags") or got.get("profiles") or [""]
+    if "resultsPerPage" in got:
+        return got["resultsPerPage"] * len(terms)
+    return (got["maxResults"] + got["maxResultsShorts"]) * len(terms)
+
+
+def test_a_run_asks_for_at_most_the_cap_in_all_whatever_its_terms() -> None:
+    """maxResults, maxResultsShorts and resultsPerPage count per search term (and Shorts and
+    videos add up): capping each count let three terms ask for three times the cap."""
+    cfg = Settings(_env_file=None, apify_token=None, max_items_per_run=120)  # type: ignore[call-arg]
+    three = run_input(youtube.search_query("cats, dogs, birds", max_shorts=500), cfg)
+    assert (three["maxResultsShorts"], three["maxResults"]) == (40, 0)
+    both = run_input(youtube.search_query("cats", max_shorts=500, max_videos=500), cfg)
+    assert (both["maxResultsShorts"], both["maxResults"]) == (60, 60)
+    mixed = run_input(youtube.search_query("cats, dogs", max_shorts=30, max_videos=10), cfg)
+    assert requested(mixed) <= 120 and mixed["maxResultsShorts"] > mixed["maxResults"] > 0
+    tags = run_input(tiktok.hashtag_query("cats, dogs, birds", count=500), cfg)
+    assert tags["resultsPerPage"] == 40
+    pooled = run_input(tiktok.search_query("cats, dogs, birds", count=5), cfg)
+    assert requested(pooled) <= 120 and pooled["resultsPerPage"] == 40
+    for got in (three, both, mixed, tags, pooled):
+        assert requested(got) <= 120
+
+
 def test_tiktok_search_hashtag_and_profile(cfg: Settings) -> None:
     search = run_input(tiktok.search_query("study tips, focus", count=80), cfg)
     assert search["searchQueries"] == ["study tips", "focus"]

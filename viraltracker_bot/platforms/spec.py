@@ -76,3 +76,10 @@ def pool_size(query: PlatformQuery, settings: Settings) -> int:
 def item_count(query: PlatformQuery, settings: Settings, minimum: int = 1) -> int:
     """How many items to ask the actor for: the query's pool, at least the actor's minimum."""
     return max(minimum, pool_size(query, settings))
+
+
+def per_term_cap(terms: int, settings: Settings) -> int:
+    """The most one search term may ask for when the actor counts per term (YouTube's
+    maxResults/maxResultsShorts, TikTok's resultsPerPage): the per-run cap split across the
+    terms, so three terms cannot ask for three times the cap (the run's cost limit)."""
+    return max(1, settings.max_items_per_run // max(1, terms))

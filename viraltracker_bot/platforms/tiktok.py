@@ -8,7 +8,13 @@ from typing import Any
 from viraltracker_bot.config import Settings
 from viraltracker_bot.platforms.models import Platform, PlatformQuery, Post
 from viraltracker_bot.platforms.normalise import ItemShape
-from viraltracker_bot.platforms.spec import PlatformSpec, clean_terms, item_count, split_terms
+from viraltracker_bot.platforms.spec import (
+    PlatformSpec,
+    clean_terms,
+    item_count,
+    per_term_cap,
+    split_terms,
+)
 
 
 def search_query(
@@ -65,10 +71,11 @@ def _query(
 
 
 def build_input(query: PlatformQuery, settings: Settings, _now: datetime) -> dict[str, Any]:
-    """The actor takes the age, view and follower limits nowhere: they are applied afterwards."""
+    """The actor takes the age, view and follower limits nowhere: they are applied afterwards.
+    `resultsPerPage` counts per hashtag, search or profile: each term's share of the cap."""
     terms = clean_terms(query.terms)
     run_input: dict[str, Any] = {
-        "resultsPerPage": item_count(query, settings),
+        "resultsPerPage": min(item_count(query, settings), per_term_cap(len(terms), settings)),
         "shouldDownloadVideos": False,
         "shouldDownloadCovers": False,
         "shouldDownloadSubtitles": False,

@@ -9,7 +9,13 @@ from typing import Any
 from viraltracker_bot.config import Settings
 from viraltracker_bot.platforms.models import Platform, PlatformQuery, Post
 from viraltracker_bot.platforms.normalise import ItemShape
-from viraltracker_bot.platforms.spec import PlatformSpec, clean_terms, pool_size, split_terms
+from viraltracker_bot.platforms.spec import (
+    PlatformSpec,
+    clean_terms,
+    per_term_cap,
+    pool_size,
+    split_terms,
+)
 
 DATE_FILTERS = ((1, "today"), (7, "week"), (31, "month"), (365, "year"))
 """The actor's upload-date buckets: the smallest one that covers the requested days is used."""
@@ -48,10 +54,16 @@ def build_input(query: PlatformQuery, settings: Settings, _now: datetime) -> dic
         shorts, videos = query.limit, 0
     # a pool to filter and rank, shared between Shorts and videos as the query shares its limit
     pool, limit = pool_size(query, settings), max(1, query.limit)
+    terms = clean_terms(query.terms)
+    shorts_n, videos_n = _within(
+        _pooled(shorts, pool, limit),
+        _pooled(videos, pool, limit),
+        per_term_cap(len(terms), settings),
+    )
     run_input: dict[str, Any] = {
-        "searchQueries": clean_terms(query.terms),
-        "maxResults": _pooled(videos, pool, limit, settings),
-        "maxResultsShorts": _pooled(shorts, pool, limit, settings),
+        "searchQueries": terms,
+        "maxResults": videos_n,
+        "maxResultsShorts": shorts_n,
         "maxResultStreams": 0,
     }
     date_filter = _date_filter(query.hours_back)
@@ -62,12 +74,24 @@ def build_input(query: PlatformQuery, settings: Settings, _now: datetime) -> dic
     return run_input
 
 
-def _pooled(count: Any, pool: int, limit: int, settings: Settings) -> int:
-    """A requested count grown to its share of the search's pool (never shrunk), within the
-    per-run cap; zero stays zero (no long videos asked for, none fetched)."""
+def _pooled(count: Any, pool: int, limit: int) -> int:
+    """A requested count grown to its share of the search's pool (never shrunk); zero stays
+    zero (no long videos asked for, none fetched)."""
     wanted = int(count or 0)
-    grown = -(-wanted * pool // limit) if pool > limit else wanted
-    return min(grown, settings.max_items_per_run)
+    return -(-wanted * pool // limit) if pool > limit else wanted
+
+
+def _within(shorts: int, videos: int, budget: int) -> tuple[int, int]:
+    """(Shorts, videos) for one term, scaled down together to the term's share of the per-run
+    cap: the actor fetches both counts for every term, so capping each alone let Shorts plus
+    videos ask for twice the cap. A count asked for keeps at least one while the budget allows."""
+    total = shorts + videos
+    if total <= budget:
+        return shorts, videos
+    scaled = budget * shorts // total
+    if shorts and not scaled and budget > 1:
+        scaled = 1
+    return scaled, budget - scaled
 
 
 def _date_filter(hours_back: int | None) -> str | None:
