@@ -276,3 +276,37 @@ async def test_a_digest_whose_files_cannot_be_attached_is_posted_once_not_per_re
     assert len(digests) == 1 and "creator_a" in digests[0]
     [note] = [m.text for m in channel_posts(slack, "C0DIGEST") if "Digest #" not in m.text]
     assert "could not attach" in note and "missing_scope" in note
+
+
+async def test_a_digest_ranks_everything_its_search_fetched_not_only_the_most_viewed(
+    db: Database,
+    clock: Clock,
+    feed: TikTokFeed,
+    slack: SlackFake,
+    make_runner: Callable[..., DigestRunner],
+) -> None:
+    """'Top 3 ... by engagement rate' scrapes max(30, 3 x 5) = 30, and a hashtag search fetches
+    a pool of 50: cutting those 50 to the 30 most viewed before the digest ranked them dropped
+    the most engaging (less viewed) videos it had paid for."""
+    await repo.create_schedule(
+        db,
+        cron="0 9 * * 1-5",
+        timezone="Europe/Berlin",
+        channel="slack:C0DIGEST",
+        query=parse_query("top 3 new TikToks about #productivity by engagement rate"),
+        now=clock(),
+        created_by="U123",
+    )
+    for i in range(30):
+        feed.add(f"big{i}", 1_000_000 + i)  # many views, a tenth of them like
+    for i in range(10):
+        feed.add(f"loved{i}", 100_000 + i)
+        feed.videos[-1]["diggCount"] = 60_000 + i  # fewer views, most of them like
+    clock.set(datetime(2026, 3, 27, 8, 0, 30, tzinfo=UTC))
+
+    [digest] = await make_runner().run_due(clock())
+
+    assert digest.status == "posted" and digest.new_posts == 3
+    [text] = [m.text for m in channel_posts(slack, "C0DIGEST")]
+    assert "creator_loved9" in text and "creator_loved8" in text and "creator_loved7" in text
+    assert "creator_big" not in text

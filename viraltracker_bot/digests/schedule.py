@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from viraltracker_bot.conversation import ChatPlatform
 from viraltracker_bot.platforms.models import Platform, PlatformQuery
+from viraltracker_bot.platforms.spec import POOL, POOLED_KINDS
 
 DigestKind = Literal["search", "hashtag", "user"]
 DigestSort = Literal["views", "likes", "engagement", "engagement_rate"]
@@ -67,6 +68,13 @@ class DigestQuery(BaseModel):
         """Fetch more than we show: some were in earlier digests, some fail the filters."""
         return max(30, self.limit * 5)
 
+    def fetch_limit(self, kind: str) -> int:
+        """A platform query's limit: all its run fetches. A keyword or hashtag search fetches at
+        least `POOL` whatever its limit (`spec.pool_size`), and a limit below that cut the pool
+        to its most viewed before the digest dropped what earlier digests showed and ranked the
+        rest by its own sort: 'top 3 by engagement rate' lost the engaging, less viewed posts."""
+        return max(self.scrape_limit, POOL) if kind in POOLED_KINDS else self.scrape_limit
+
     def platform_queries(self) -> list[PlatformQuery]:
         """One platform search per platform; hashtags become plain searches where needed."""
         return [self._platform_query(p) for p in self.platforms]
@@ -89,7 +97,7 @@ class DigestQuery(BaseModel):
             platform=platform,
             kind=kind,  # type: ignore[arg-type]
             terms=terms,
-            limit=self.scrape_limit,
+            limit=self.fetch_limit(kind),
             hours_back=self.hours_back,
             min_views=self.min_views,
             max_followers=self.max_followers,
@@ -101,10 +109,11 @@ class DigestQuery(BaseModel):
         from viraltracker_bot.platforms import facebook
 
         period = facebook.period_covering(self.hours_back)
+        count = self.fetch_limit(kind)
         if kind == "page_ads":
-            query = facebook.page_query(terms[0], count=self.scrape_limit, period=period)
+            query = facebook.page_query(terms[0], count=count, period=period)
         else:
-            query = facebook.search_query(terms[0], count=self.scrape_limit, period=period)
+            query = facebook.search_query(terms[0], count=count, period=period)
         return query.model_copy(
             update={
                 "terms": terms,
