@@ -11,7 +11,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.replies import SlackPost, defuse_mentions, files_note, reply_posts
+from adapters.slack.markup import defuse_mentions
+from adapters.slack.replies import SlackPost, files_note, reply_posts
 from viraltracker_bot.conversation import ChatPlatform, Reply
 
 log = logging.getLogger(__name__)

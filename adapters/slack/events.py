@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from adapters.slack.markup import defuse_mentions
 from viraltracker_bot.conversation import ConversationKey, IncomingMessage
 
 # Message subtypes that are still a person talking; every other subtype (edits, deletions,
@@ -18,10 +19,7 @@ _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _CHANNEL_LINK = re.compile(r"<#[CG][A-Z0-9]+\|([^>]*)>")
 _LABELLED_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)\|([^>]+)>")
 _PLAIN_LINK = re.compile(r"<((?:https?|mailto):[^>]+)>")
-_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
 _GROUP_MENTION = re.compile(r"<!(?:here|channel|everyone|subteam\^)")
-_USER_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>")
-_DATE = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
 
 
 class SlackMessage(BaseModel):
@@ -118,9 +116,7 @@ def plain_text(text: str, bot_user_id: str | None = None) -> str:
     text = _CHANNEL_LINK.sub(lambda m: f"#{m.group(1)}", text)
     text = _LABELLED_LINK.sub(_link, text)
     text = _PLAIN_LINK.sub(lambda m: m.group(1), text)
-    text = _SPECIAL.sub(lambda m: f"@{m.group(1)}", text)
-    text = _USER_GROUP.sub(lambda m: m.group(2) or f"@{m.group(1)}", text)
-    text = _DATE.sub(lambda m: m.group(1), text)
+    text = defuse_mentions(text)  # @here, user groups, dates
     return re.sub(r"[ \t]{2,}", " ", html.unescape(text)).strip()
 
 

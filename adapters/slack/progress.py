@@ -10,7 +10,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.replies import defuse_mentions, escape, trim
+from adapters.slack.markup import defuse_mentions
+from adapters.slack.replies import escape, trim
 
 log = logging.getLogger(__name__)
 
