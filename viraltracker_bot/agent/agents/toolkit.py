@@ -43,13 +43,9 @@ async def fetch(
     result = await deps.services.run(
         query, budget=deps.budget, progress=deps.progress, writes=deps.writes
     )
-    # Cached in the order the tools list them, so "analyse #3" means the same post to everyone.
-    result = result.model_copy(
-        update={
-            "posts": rank_posts(result.posts),
-            "ads": sorted(result.ads, key=lambda a: a.days_running or 0, reverse=True),
-        }
-    )
+    # Cached in the order the tools list them, so "analyse #3" means the same post to everyone
+    # (ads come longest-running first from the service, `filters.longest_running`).
+    result = result.model_copy(update={"posts": rank_posts(result.posts)})
     if soft_min_views:
         result = prefer_views(result, soft_min_views)
     deps.result_cache.put(query.platform, CachedResult.from_search(result))
