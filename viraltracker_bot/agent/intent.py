@@ -62,6 +62,16 @@ _RELATIVE_HOURS = {
 }
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "top one": 1}
 
+
+def _at_least(noun: str) -> re.Pattern[str]:
+    """A minimum of some count: "over 10k views", "at least 5000 likes", "2k+ likes"."""
+    return re.compile(
+        rf"\b(?:at\s+least|over|more\s+than|above|min(?:imum)?|>=?)\s*{_NUMBER}\s*(?:\+\s*)?"
+        rf"{noun}\b|\b{_NUMBER}\s*\+?\s*{noun}\b",
+        re.IGNORECASE,
+    )
+
+
 # Each pattern is removed from the text once read, so its words never become keywords.
 _PATTERNS: dict[str, re.Pattern[str]] = {
     "hours": re.compile(
@@ -76,16 +86,8 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "year": re.compile(
         r"\b(?:from|since|in|during)\s+(?:the\s+year\s+)?((?:19|20)\d\d)\b", re.IGNORECASE
     ),
-    "min_views": re.compile(
-        rf"\b(?:at\s+least|over|more\s+than|above|min(?:imum)?|>=?)\s*{_NUMBER}\s*(?:\+\s*)?views?\b"
-        rf"|\b{_NUMBER}\s*\+?\s*views?\b",
-        re.IGNORECASE,
-    ),
-    "min_likes": re.compile(
-        rf"\b(?:at\s+least|over|more\s+than|above|min(?:imum)?|>=?)\s*{_NUMBER}\s*(?:\+\s*)?likes?\b"
-        rf"|\b{_NUMBER}\s*\+?\s*likes?\b",
-        re.IGNORECASE,
-    ),
+    "min_views": _at_least("views?"),
+    "min_likes": _at_least("likes?"),
     "max_followers": re.compile(
         rf"\b(?:under|below|less\s+than|fewer\s+than|at\s+most|max(?:imum)?|<=?)\s*{_NUMBER}\s*"
         r"(?:followers|subscribers|subs|fans)\b",
@@ -340,17 +342,20 @@ def _hours_since_year(year: int) -> int | None:
     return max(1, math.ceil((now - datetime(year, 1, 1, tzinfo=UTC)).total_seconds() / 3600))
 
 
+def _minimum(pattern: re.Pattern[str], text: str) -> tuple[int | None, str]:
+    """The minimum an `_at_least` pattern reads, if any, and the text without it."""
+    match, text = _take(pattern, text)
+    if match is None:
+        return None, text
+    value, suffix = match.group(1, 2) if match.group(1) else match.group(3, 4)
+    return _number(value, suffix), text
+
+
 def _read_numbers(intent: Intent, text: str) -> str:
     """Fill time window, limit, view and follower bounds; return the text without them."""
     text = _read_window(intent, text)
-    match, text = _take(_PATTERNS["min_views"], text)
-    if match:
-        value, suffix = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
-        intent.min_views = _number(value, suffix)
-    match, text = _take(_PATTERNS["min_likes"], text)
-    if match:
-        value, suffix = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
-        intent.min_likes = _number(value, suffix)
+    intent.min_views, text = _minimum(_PATTERNS["min_views"], text)
+    intent.min_likes, text = _minimum(_PATTERNS["min_likes"], text)
     match, text = _take(_PATTERNS["max_followers"], text)
     if match:
         intent.max_followers = _number(match.group(1), match.group(2))
