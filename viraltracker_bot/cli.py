@@ -234,10 +234,10 @@ def search_tiktok(
 def search_youtube(
     keywords: Annotated[str, typer.Argument(help="Comma-separated keywords")],
     shorts: Annotated[
-        int, typer.Option("--shorts", help="How many of the best Shorts to show.")
+        int, typer.Option("--shorts", min=0, help="How many of the best Shorts to show.")
     ] = 100,
     videos: Annotated[
-        int, typer.Option("--videos", help="How many of the best regular videos to show.")
+        int, typer.Option("--videos", min=0, help="How many of the best regular videos to show.")
     ] = 0,
     days: Annotated[int | None, typer.Option("--days", help="Only videos this recent.")] = None,
     min_views: MinViewsOpt = None,
@@ -245,6 +245,8 @@ def search_youtube(
     as_json: JsonFlag = False,
 ) -> None:
     """Search YouTube: Shorts by default (100 Shorts, 0 regular videos)."""
+    if shorts + videos == 0:  # the actor would be run (and paid) for nothing
+        raise typer.BadParameter("ask for at least one: --shorts N or --videos N")
     query = PlatformQuery(
         platform=Platform.youtube,
         kind="search",

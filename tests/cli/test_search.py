@@ -40,6 +40,24 @@ def test_a_page_search_of_the_last_day_says_24h_and_asks_for_it(cli: CliRunner) 
     assert query["options"] == {"period": "last24h", "active_status": "all", "country": "US"}
 
 
+def test_a_youtube_search_for_no_shorts_and_no_videos_is_refused_before_any_run(
+    cli: CliRunner,
+) -> None:
+    result = cli.invoke(app, ["search", "youtube", "cats", "--shorts", "0", "--videos", "0"])
+
+    assert result.exit_code == 2
+    assert "at least one" in result.output and "--videos" in result.output
+    assert "YouTube search" not in result.output
+
+
+@pytest.mark.parametrize("count", ["--shorts=-5", "--videos=-1"])
+def test_a_negative_youtube_count_is_refused(cli: CliRunner, count: str) -> None:
+    result = cli.invoke(app, ["search", "youtube", "cats", count])
+
+    assert result.exit_code == 2
+    assert "YouTube search" not in result.output
+
+
 @pytest.mark.parametrize("platform", ["twitter", "tiktok", "facebook-ads"])
 def test_a_searchs_limit_is_said_to_be_how_many_of_the_best_are_shown(
     cli: CliRunner, platform: str
