@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
@@ -11,11 +12,18 @@ from adapters.slack.app import slack_client
 from adapters.slack.replies import MAX_MESSAGES
 from adapters.slack.server import slack_deliverer
 from adapters.slack.turns import CRASH_TEXT
-from tests.fakes.slack import SlackFake
+from tests.fakes.slack import FakeMessage, SlackFake
 from tests.slack.conftest import ScriptedConversation, running_bot, slack_settings
 from viraltracker_bot.config import Settings
 from viraltracker_bot.conversation import Reply
 from viraltracker_bot.storage.database import Database
+
+
+async def thread_shows(
+    slack: SlackFake, message: FakeMessage, shown: Callable[[FakeMessage], bool]
+) -> None:
+    """Wait until one of the bot's messages in the message's thread is as `shown` says."""
+    await slack.wait_for(lambda: any(shown(m) for m in slack.bot_replies("C1", message.ts)))
 
 
 async def test_rate_limited_replies_arrive_late_not_lost(
@@ -67,12 +75,7 @@ async def test_progress_shows_in_a_message_where_thread_status_is_refused(
     async with running_bot(slack_settings(settings, slack), scripted, db, slack):
         message = slack.user_says("C1", "<@U0BOT> find cats")
         await slack.post_event(slack.mention(message))
-        await slack.wait_for(
-            lambda: any(
-                m.edited and "cats post 1" in m.visible_text()
-                for m in slack.bot_replies("C1", message.ts)
-            )
-        )
+        await thread_shows(slack, message, lambda m: m.edited and "cats post 1" in m.visible_text())
     replies = slack.bot_replies("C1", message.ts)
     assert len(replies) == 1  # the placeholder became the answer
     posted = slack.calls_to("chat.postMessage")[0].args["text"]
@@ -286,19 +289,10 @@ async def test_a_retried_delivery_replaces_the_progress_message_instead_of_leavi
     async with running_bot(live, scripted, db, slack) as bot:
         message = slack.user_says("C1", "<@U0BOT> find cats")
         await slack.post_event(slack.mention(message))
-        await slack.wait_for(
-            lambda: any(
-                m.visible_text() == "_Searching TikTok…_"
-                for m in slack.bot_replies("C1", message.ts)
-            )
-        )
+        await thread_shows(slack, message, lambda m: m.visible_text() == "_Searching TikTok…_")
         slack.fail("chat.update", "internal_error")  # the answer's first delivery fails
         scripted.release.set()
-        await slack.wait_for(
-            lambda: any(
-                "cats post 1" in m.visible_text() for m in slack.bot_replies("C1", message.ts)
-            )
-        )
+        await thread_shows(slack, message, lambda m: "cats post 1" in m.visible_text())
         await bot.turns.drain(10)
     shown = [m.visible_text() for m in slack.bot_replies("C1", message.ts)]
     assert len(shown) == 1 and "cats post 1" in shown[0], shown
@@ -315,21 +309,12 @@ async def test_a_message_taken_over_after_a_crash_leaves_no_progress_message_beh
     async with running_bot(live, scripted, db, slack) as first:
         message = slack.user_says("C1", "<@U0BOT> find cats")
         await slack.post_event(slack.mention(message))
-        await slack.wait_for(
-            lambda: any(
-                m.visible_text() == "_Searching TikTok…_"
-                for m in slack.bot_replies("C1", message.ts)
-            )
-        )
+        await thread_shows(slack, message, lambda m: m.visible_text() == "_Searching TikTok…_")
         await first.turns.close(0.1)  # its turn is cut short, as by a crash
     scripted.release.set()
     async with running_bot(live, scripted, db, slack) as second:
         second.turns.start()
-        await slack.wait_for(
-            lambda: any(
-                "cats post 1" in m.visible_text() for m in slack.bot_replies("C1", message.ts)
-            )
-        )
+        await thread_shows(slack, message, lambda m: "cats post 1" in m.visible_text())
         await second.turns.drain(10)
     shown = [m.visible_text() for m in slack.bot_replies("C1", message.ts)]
     assert len(scripted.seen) == 2  # the second process answered it
