@@ -1,6 +1,6 @@
 """Slack benchmark: acknowledgement latency against a bare bolt app, and end-to-end overhead.
 
-    python bench/slack_ack.py            # 500 acks at concurrency 50, 3 times; 200 threads
+    python bench/slack_ack.py            # 500 acks at concurrency 50, 5 times; 200 threads
     python bench/slack_ack.py --quick    # 150 acks at concurrency 50, once; 50 threads: < 1 min
     python bench/slack_ack.py --json     # one JSON object with stable keys
     python bench/slack_ack.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -21,19 +21,25 @@ Slack fake: signed events in, Web API calls recorded) and Apify (the Apify fake,
 
 Ack latency is measured at the sender, from POST to response, for signed `app_mention` events
 (each a new thread), in rounds that alternate the apps (so a change in the machine's load hits
-them all alike); between rounds the bots finish their answers, and each round starts right after
-a burst to a fifth app, the warmer (bare, never measured): a VM idle for the seconds a bot took
-to finish made whichever app came next a fifth slower. The ratio is of the p50s over
-all rounds; each round's p50 against the bare app's round just before it is printed as well,
-as the spread that says how much one run's ratio means (on a shared two-core VM the bare app's
-own p50 moves by up to 2x from one round to the next). Beside each app's latency, the CPU time
-its process spent per ack over its rounds (Linux, from /proc): a ratio that comes from work the
-app does shows there, one that comes from waiting does not. End-to-end overhead is the time
-from POST until the reply is complete in its thread, minus the fakes' own time for that thread:
-its model requests times the model latency plus its actor runs times the actor latency (both
-counted from `agent_runs`; for the stand-in core, the time it waited). Beside it, the app's CPU
-time per answer: times the answers per second, how much of a core the load asks for (at most
-two here, shared with this process), which is what the overhead grows with on a slow host.
+them all alike) in a balanced order: over four rounds every app comes once in every place and
+once right after each of the others (a Williams square). Between rounds the bots finish their
+answers, and each round starts right after a burst to a fifth app, the warmer (bare, never
+measured). While acks are measured (Linux, two cores or more) every app runs on one core and
+this process on the other, as Slack and the app would be on two machines. The ack phase's apps
+answer with no waits (the fakes answer at once): acks are measured with no answer in flight,
+and the real waits only left the VM idle before some rounds and not others. The ratio is of
+the p50s over all rounds; each round's p50 against the bare app's in the same round is printed
+as well, as the spread that says how much one run's ratio means (on a shared two-core VM the
+bare app's own p50 moves by up to 2x from one round to the next). Beside each app's latency,
+the CPU time its process spent per ack over its rounds (Linux, from /proc): a ratio that comes
+from work the app does shows there, one that comes from waiting does not.
+
+End-to-end overhead is the time from POST until the reply is complete in its thread, minus the
+fakes' own time for that thread: its model requests times the model latency plus its actor runs
+times the actor latency (both counted from `agent_runs`; for the stand-in core, the time it
+waited). Its two apps are new processes, on any core. Beside it, the app's CPU time per answer:
+times the answers per second, how much of a core the load asks for (at most two here, shared
+with this process), which is what the overhead grows with on a slow host.
 
 The waits default to what the real services take (2 s per model request, 10 s per actor run, the
 low end for an Apify scraper), so 200 threads in flight mean about 13 answers/s; --quick waits
@@ -57,7 +63,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +141,8 @@ def serve(args: argparse.Namespace) -> None:
         "bot": _serve_bot,
     }[args.serve]
     with contextlib.suppress(KeyboardInterrupt):
+        if args.cpu is not None:
+            os.sched_setaffinity(0, {int(args.cpu)})  # before any thread: they all inherit it
         asyncio.run(serving(settings, args.model_latency, args.actor_latency))
 
 
@@ -221,9 +229,20 @@ async def _serve_until_sigterm(web_app: Any, port: int) -> None:
 class AppProcess:
     """An app under test, started in its own process on a free port, with its own database."""
 
-    def __init__(self, mode: str, plan: Plan, slack: SlackFake, apify: ApifyFake) -> None:
+    def __init__(
+        self,
+        mode: str,
+        slack: SlackFake,
+        apify: ApifyFake,
+        *,
+        model_latency_s: float,
+        actor_latency_s: float,
+        cpu: int | None = None,
+    ) -> None:
         self.mode = mode
-        self.plan = plan
+        self.cpu = cpu
+        self.model_latency_s = model_latency_s
+        self.actor_latency_s = actor_latency_s
         self.slack = slack
         self.apify = apify
         self.port = _free_port()
@@ -244,9 +263,10 @@ class AppProcess:
             "--signing-secret", self.slack.signing_secret,
             "--apify-url", self.apify.url,
             "--apify-token", self.apify.token,
-            "--model-latency", str(self.plan.model_latency_s),
-            "--actor-latency", str(self.plan.actor_latency_s),
+            "--model-latency", str(self.model_latency_s),
+            "--actor-latency", str(self.actor_latency_s),
             "--database-url", self.database_url,
+            *(["--cpu", str(self.cpu)] if self.cpu is not None else []),
             "--export-dir", str(export_dir),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -437,6 +457,26 @@ class Databases:
 # ---- the run -------------------------------------------------------------------------------
 
 
+def _cpus_apart() -> tuple[int | None, int | None]:
+    """A core for the harness (Slack's stand-in) and another for the app it measures."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else (None, None)
+
+
+@contextlib.contextmanager
+def _pinned(cpu: int | None) -> Iterator[None]:
+    """This process on one core for a while (nothing changes where that cannot be done)."""
+    if cpu is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -536,21 +576,36 @@ async def _run(plan: Plan) -> dict[str, Any]:
         work = Path(tmp)
         databases = Databases(plan.database_url, work)
         try:
-            async with SlackFake() as slack, ApifyFake(latency_s=plan.actor_latency_s) as apify:
-                apps = {mode: AppProcess(mode, plan, slack, apify) for mode in MODES}
-                warmer = AppProcess(WARMER, plan, slack, apify)
-                everyone = [*apps.values(), warmer]
-                try:
-                    await asyncio.gather(*(a.start(databases, work) for a in everyone))
-                    for app in apps.values():  # first requests: auth.test, imports, pools
-                        warm = await send_burst(app, slack, 3, 3, first=100_000)
-                        if app.mode not in BARE:
-                            await answered(slack, warm)
-                            await idle(app)
-                    ack = await _ack_phase(plan, slack, apps, warmer)
+            async with SlackFake() as slack, ApifyFake() as apify:
+                # Acks are measured with no answer in flight, so the answers between rounds
+                # need not wait like real services: with the real waits the bots' 16 s of
+                # sleeping answers left the VM idle before some rounds and not others, and
+                # made the ack phase six minutes long.
+                harness_cpu, app_cpu = _cpus_apart()
+                with _pinned(harness_cpu):
+                    async with running(
+                        slack,
+                        apify,
+                        databases,
+                        work,
+                        (*MODES, WARMER),
+                        model_latency_s=0.0,
+                        actor_latency_s=0.0,
+                        cpu=app_cpu,
+                    ) as apps:
+                        warmer = apps.pop(WARMER)
+                        ack = await _ack_phase(plan, slack, apps, warmer)
+                apify.latency_s = plan.actor_latency_s
+                async with running(
+                    slack,
+                    apify,
+                    databases,
+                    work,
+                    ("adapter", "bot"),
+                    model_latency_s=plan.model_latency_s,
+                    actor_latency_s=plan.actor_latency_s,
+                ) as apps:
                     e2e = await _e2e_phase(plan, slack, apps)
-                finally:
-                    await asyncio.gather(*(a.stop() for a in everyone))
         finally:
             await databases.drop()
     return {
@@ -562,13 +617,53 @@ async def _run(plan: Plan) -> dict[str, Any]:
     }
 
 
+@contextlib.asynccontextmanager
+async def running(
+    slack: SlackFake,
+    apify: ApifyFake,
+    databases: Databases,
+    work: Path,
+    modes: Iterable[str],
+    *,
+    model_latency_s: float,
+    actor_latency_s: float,
+    cpu: int | None = None,
+) -> AsyncIterator[dict[str, AppProcess]]:
+    """The apps of one phase, each in its own process, past their first requests."""
+    apps = {
+        mode: AppProcess(
+            mode,
+            slack,
+            apify,
+            model_latency_s=model_latency_s,
+            actor_latency_s=actor_latency_s,
+            cpu=cpu,
+        )
+        for mode in modes
+    }
+    try:
+        await asyncio.gather(*(a.start(databases, work) for a in apps.values()))
+        await asyncio.gather(*(_first_requests(app, slack) for app in apps.values()))
+        yield apps
+    finally:
+        await asyncio.gather(*(a.stop() for a in apps.values()))
+
+
+async def _first_requests(app: AppProcess, slack: SlackFake) -> None:
+    """auth.test, imports, pools: what an app does once, before any measurement."""
+    warm = await send_burst(app, slack, 3, 3, first=100_000)
+    if app.mode not in (*BARE, WARMER):
+        await answered(slack, warm)
+        await idle(app)
+
+
 async def _ack_phase(
     plan: Plan, slack: SlackFake, apps: dict[str, AppProcess], warmer: AppProcess
 ) -> dict[str, Any]:
     """The ack measurement `plan.repeat` times over; each figure is the median of the times.
 
-    One measurement of 500 events is about 0.3 s of each app's acks (rounds of 100 take about
-    60 ms), so a single pause of the VM moves its p50 and the ratio by tenths; every
+    One measurement of 500 events is about 0.3 s of each app's acks (rounds of 125 take about
+    70 ms), so a single pause of the VM moves its p50 and the ratio by tenths; every
     repetition's own figures are kept beside the medians.
     """
     started = _cpu_times()
@@ -595,6 +690,14 @@ async def _ack_phase(
     return results
 
 
+def order_of_round(r: int) -> tuple[str, ...]:
+    """The apps in round `r`: the rows of a Williams square, so that over `len(MODES)` rounds
+    every app comes once in every place and once right after each of the others."""
+    n = len(MODES)
+    first_row = [0] + [(k + 1) // 2 if k % 2 else n - k // 2 for k in range(1, n)]
+    return tuple(MODES[(i + r) % n] for i in first_row)
+
+
 def _median_of(values: Iterable[float | None]) -> float | None:
     """The median, rounded; None when a figure could not be read (CPU time off Linux)."""
     known = list(values)
@@ -610,14 +713,16 @@ async def _ack_repetition(
     warmer: AppProcess,
     repetition: int,
 ) -> dict[str, Any]:
-    """`plan.ack_events` events per app, in rounds that alternate the apps.
+    """`plan.ack_events` events per app, in rounds that alternate the apps (`order_of_round`).
 
     Each round starts on a machine just woken by a burst of events to the warmer (a bare app
     that is never measured): after the seconds of idling while the bots finish their answers,
     the first app measured was slower by a fifth. Two identical bare apps, one of them measured
     after 8 s of idling, gave 1.20 and 1.23 (1.00 without the idling, 1.03 with it and the
-    warmer); here the real core's rounds came after the waiting core's answers (16 s of
-    sleeping), the bare app's after the real core's (busy to the end).
+    warmer). The order of the apps matters even so: when every round ran them in one order, the
+    real core always came after the waiting core's 16 s of sleeping answers and the bare app
+    after the real core's busy ones, and in one run the same bare app measured right after the
+    first was 0.68 of it (7.6 against 11.2 ms, round by round).
     """
     latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
     round_p50s: dict[str, list[float]] = {mode: [] for mode in MODES}
@@ -625,7 +730,8 @@ async def _ack_repetition(
     per_round = math.ceil(plan.ack_events / plan.rounds)
     for r in range(plan.rounds):
         first = repetition * plan.ack_events + r * per_round
-        for mode, app in apps.items():
+        for mode in order_of_round(r):
+            app = apps[mode]
             count = min(per_round, plan.ack_events - r * per_round)
             await send_burst(warmer, slack, WARM_UP_EVENTS, plan.ack_concurrency, first=first)
             cpu_before = app.cpu_ns()
@@ -799,12 +905,13 @@ def main() -> None:
     parser.add_argument("--actor-latency", type=float, help="s per actor run (default 10; quick 2)")
     parser.add_argument("--threads", type=int, help="threads in flight (default 200; quick 50)")
     parser.add_argument(
-        "--repeat", type=int, help="times the ack measurement is made (default 3; quick 1)"
+        "--repeat", type=int, help="times the ack measurement is made (default 5; quick 1)"
     )
     parser.add_argument("--serve", choices=(*MODES, WARMER), help=argparse.SUPPRESS)
     for name in ("port", "slack-url", "bot-token", "signing-secret", "apify-url", "apify-token"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--export-dir", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -822,8 +929,8 @@ def main() -> None:
         ack_concurrency=50,
         threads=args.threads or (50 if args.quick else 200),
         threads_each=2 if args.quick else 3,
-        rounds=3 if args.quick else 5,
-        repeat=args.repeat or (1 if args.quick else 3),
+        rounds=len(MODES),
+        repeat=args.repeat or (1 if args.quick else 5),
         model_latency_s=model_latency,
         actor_latency_s=actor_latency,
         database_url=args.database_url,
