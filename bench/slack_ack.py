@@ -593,8 +593,8 @@ async def _run(plan: Plan) -> dict[str, Any]:
                         actor_latency_s=0.0,
                         cpu=app_cpu,
                     ) as apps:
-                        warmer = apps.pop(WARMER)
-                        ack = await _ack_phase(plan, slack, apps, warmer)
+                        measured = {mode: apps[mode] for mode in MODES}
+                        ack = await _ack_phase(plan, slack, measured, apps[WARMER])
                 apify.latency_s = plan.actor_latency_s
                 async with running(
                     slack,
