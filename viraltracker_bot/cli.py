@@ -251,7 +251,7 @@ def search_youtube(
         platform=Platform.youtube,
         kind="search",
         terms=_terms(keywords),
-        limit=max(1, shorts + videos),
+        limit=shorts + videos,
         min_views=min_views,
         max_followers=max_followers,
         hours_back=days * 24 if days else None,
