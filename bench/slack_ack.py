@@ -142,7 +142,7 @@ def serve(args: argparse.Namespace) -> None:
     }[args.serve]
     with contextlib.suppress(KeyboardInterrupt):
         if args.cpu is not None:
-            os.sched_setaffinity(0, {int(args.cpu)})  # before any thread: they all inherit it
+            os.sched_setaffinity(0, {args.cpu})  # before any thread: they all inherit it
         asyncio.run(serving(settings, args.model_latency, args.actor_latency))
 
 
@@ -911,7 +911,7 @@ def main() -> None:
     for name in ("port", "slack-url", "bot-token", "signing-secret", "apify-url", "apify-token"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     parser.add_argument("--export-dir", help=argparse.SUPPRESS)
-    parser.add_argument("--cpu", help=argparse.SUPPRESS)
+    parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
